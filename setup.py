@@ -1,0 +1,29 @@
+"""Builds the Cython core. Set POLYCODEC_NO_EXT=1 to install the pure-Python fallback only."""
+import os
+
+from setuptools import Extension, setup
+
+MODULES = ["_packer", "_unpacker", "_chunks"]
+
+
+def extensions():
+    if os.environ.get("POLYCODEC_NO_EXT") == "1":
+        return []
+    from Cython.Build import cythonize
+
+    exts = [
+        Extension(
+            f"polycodec.{name}",
+            [f"src/_ext/{name}.pyx"],
+            extra_compile_args=["-O3"],
+        )
+        for name in MODULES
+    ]
+    return cythonize(
+        exts,
+        language_level=3,
+        compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
+    )
+
+
+setup(ext_modules=extensions())
