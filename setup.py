@@ -15,6 +15,7 @@ def extensions():
         Extension(
             f"polycodec.{name}",
             [f"src/_ext/{name}.pyx"],
+            include_dirs=["src/_ext"],
             extra_compile_args=["-O3"],
         )
         for name in MODULES
@@ -22,6 +23,7 @@ def extensions():
     return cythonize(
         exts,
         language_level=3,
+        include_path=["src/_ext"],
         compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
     )
 

@@ -700,10 +700,13 @@ class Reassembler:
         if end > len(self._buf):
             cap = min(max(end, 2 * len(self._buf)), self.max_size)
             self._buf.resize(cap, refcheck=False)   # realloc: what is written stays put
-        self._buf[start:end] = np.frombuffer(mv, np.uint8)
+        self._write(start, mv)
         self._got.add(index)
         if index > self._top:
             self._top = index
+
+    def _write(self, start, mv):
+        self._buf[start:start + len(mv)] = np.frombuffer(mv, np.uint8)
 
     def missing(self, count=None):
         count = self.count if count is None else count

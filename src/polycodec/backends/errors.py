@@ -28,3 +28,7 @@ class CellError(RuntimeError):
     def __init__(self, result):
         super().__init__(result.error.strip() or "cell failed")
         self.result = result
+
+
+class ResponseTooLarge(ValueError):
+    """A response body went past the client's `max_response` bytes (reading stopped there)."""

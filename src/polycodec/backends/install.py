@@ -34,7 +34,7 @@ def name_problems(name, path):
         return [(path, f"must be a string, not {type(name).__name__}")]
     if len(name) > NAME_MAX_LEN:
         return [(path, f"longer than {NAME_MAX_LEN} characters")]
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         return [(path, f"{name!r} is not a backend name (pattern {NAME_PATTERN.pattern})")]
     return []
 
@@ -42,7 +42,7 @@ def name_problems(name, path):
 def version_problems(version, path):
     if not isinstance(version, str):
         return [(path, f"must be a string, not {type(version).__name__}")]
-    if not VERSION_PATTERN.match(version):
+    if not VERSION_PATTERN.fullmatch(version):
         return [(path, f"{version!r} is not an exact semantic version (e.g. 0.1.1); ranges "
                        "such as ^0.1.0 must be resolved first")]
     return []
@@ -53,7 +53,7 @@ def partition_problems(partition, path="partition"):
         return [(path, f"must be a string, not {type(partition).__name__}")]
     if len(partition) > PARTITION_MAX_LEN:
         return [(path, f"longer than {PARTITION_MAX_LEN} characters")]
-    if not PARTITION_PATTERN.match(partition):
+    if not PARTITION_PATTERN.fullmatch(partition):
         return [(path, f"{partition!r} cannot travel in an HTTP header: printable ASCII only, "
                        "no leading or trailing space")]
     return []

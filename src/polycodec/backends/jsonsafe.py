@@ -77,7 +77,7 @@ def _array(a, policy, depth, path):
             return obj.tolist()
         bad = tuple(int(i) for i in np.argwhere(~finite)[0])
         where = path + "".join(f"[{i}]" for i in bad)
-        _fail(where, f"{a[bad]!r} has no JSON form (use nonfinite='null' to send null)")
+        _fail(where, f"{float(a[bad])!r} has no JSON form (use nonfinite='null' to send null)")
     if kind == "O":
         if depth <= 0:
             _fail(path, "nesting is deeper than max_depth")

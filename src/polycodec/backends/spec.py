@@ -68,6 +68,7 @@ PYRUN_DEFAULTS = {
     "name": "pyrun_backend",
     "version": "0.1.0",
     "cell_timeout": 30.0,          # seconds per cell; the worker is killed past it
+    "start_timeout": 60.0,         # seconds for a new partition's worker to start
     "max_body": 16 * 2**20,        # bytes of request body
     "max_output": 2**20,           # characters kept of a cell's stdout and of its stderr
     "max_result": 64 * 2**20,      # bytes of a worker's serialised answer
@@ -81,7 +82,7 @@ MAX_DEPTH = 256
 
 def api_key(version: str) -> str:
     """apiKey of an exact version, by API_KEY_RULE ('0.1.1' -> '01', '2.0.0' -> '2')."""
-    m = VERSION_PATTERN.match(version) if isinstance(version, str) else None
+    m = VERSION_PATTERN.fullmatch(version) if isinstance(version, str) else None
     if not m:
         raise ValueError(f"not an exact semantic version: {version!r}")
     parts = dict(zip(("major", "minor", "patch"), (int(g) for g in m.groups())))
@@ -92,6 +93,6 @@ def api_key(version: str) -> str:
     return f"{prefix}{parts[part]}"
 
 
-def route(name: str, **params) -> str:
+def route(route_name: str, **params) -> str:
     """Path of a ROUTES row with its parameters filled in."""
-    return ROUTES[name][1].format(**params)
+    return ROUTES[route_name][1].format(**params)

@@ -163,6 +163,6 @@ def _endpoint(obj):
     if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
         raise SocketsHTTPError(200, "GET", "", {"detail": "not an endpoint object", "body": obj})
     ep = SocketEndpoint(name=obj["name"], allowed_methods=list(obj.get("allowed_methods") or []),
-                        calls=list(obj.get("calls") or []), links=dict(obj.get("links") or {}))
-    ep.socket = obj.get("socket")
+                        calls=list(obj.get("calls") or []), links=dict(obj.get("links") or {}),
+                        socket=obj.get("socket"))
     return ep

@@ -285,10 +285,7 @@ class SocketEndpoint:
     allowed_methods: list
     calls: list = field(default_factory=list)
     links: dict = field(default_factory=dict)
-
-    @property
-    def socket_name(self):
-        return self.name.rsplit("/", 1)[0] if "/" in self.name else None
+    socket: Any = None  # the owning socket, when the server says (names may contain '/')
 
     def accepts(self, method):
         return spec.WILDCARD in self.allowed_methods or method in self.allowed_methods

@@ -1,0 +1,505 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""One pass: Python value -> Hypha `_rtype` form -> msgpack. Large buffers become segments.
+
+Same rules and bytes as polycodec.fallback (the reference semantics); see spec.py.
+"""
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_ANY_CONTIGUOUS
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from cpython.object cimport PyCallable_Check
+from libc.string cimport memcpy
+from libc.stdint cimport uint64_t, int64_t
+
+from _endian cimport pc_store16, pc_store32, pc_store64, pc_double_bits
+
+import numpy as np
+
+from polycodec import _common
+from polycodec.codecs import default_registry
+from polycodec.errors import EncodeError
+from polycodec.fallback import _Fail
+from polycodec.spec import DEFAULT_MAX_DEPTH, DEFAULT_MIN_OOB, RINTF, RTYPE, RVALUE, RSHAPE, RDTYPE, RTRACE
+
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
+    unsigned long long PyLong_AsUnsignedLongLong(object o) except? -1
+    double PyFloat_AS_DOUBLE(object o)
+    double PyFloat_AsDouble(object o) except? -1.0
+    bint PyLong_Check(object o)
+    bint PyFloat_Check(object o)
+    bint PyUnicode_Check(object o)
+    bint PyBytes_Check(object o)
+    bint PyList_Check(object o)
+    bint PyTuple_Check(object o)
+    bint PyDict_Check(object o)
+    bint PyMemoryView_Check(object o)
+    const char* PyUnicode_AsUTF8AndSize(object o, Py_ssize_t *size) except NULL
+    Py_ssize_t PyBytes_GET_SIZE(object o)
+
+cdef object _ndarray = np.ndarray
+cdef object _generic = np.generic
+cdef object _uint8 = np.uint8
+cdef object _dtype_str = _common.dtype_str
+cdef object _format_trace = _common.format_trace
+cdef object _format_path = _common.format_path
+cdef dict _DTYPE_STR = _common._DTYPE_STR
+cdef str _S_RTYPE = RTYPE
+cdef str _S_RINTF = RINTF
+cdef Py_ssize_t _BIG_COPY = 1 << 20      # copies this large release the GIL
+
+
+cdef class Packer:
+    cdef char *buf
+    cdef Py_ssize_t length
+    cdef Py_ssize_t capacity
+    cdef list segments
+    cdef object default
+    cdef tuple encoders
+    cdef bint strict
+    cdef int max_depth
+    cdef Py_ssize_t min_oob
+
+    def __cinit__(self):
+        self.buf = NULL
+
+    def __init__(self, default=None, bint strict_map_key=True, codecs=None,
+                 int max_depth=DEFAULT_MAX_DEPTH, Py_ssize_t min_oob=DEFAULT_MIN_OOB):
+        self.capacity = 1024
+        self.buf = <char*>PyMem_Malloc(self.capacity)
+        if self.buf == NULL:
+            raise MemoryError()
+        self.length = 0
+        self.segments = []
+        self.default = default
+        self.encoders = (codecs if codecs is not None else default_registry).encoders
+        self.strict = strict_map_key
+        self.max_depth = max_depth
+        self.min_oob = min_oob if min_oob > 0 else 1
+
+    def __dealloc__(self):
+        PyMem_Free(self.buf)
+
+    # ---- buffer
+    cdef inline int _reserve(self, Py_ssize_t n) except -1:
+        cdef Py_ssize_t need = self.length + n
+        cdef Py_ssize_t cap
+        cdef char *nb
+        if need <= self.capacity:
+            return 0
+        cap = self.capacity * 2
+        if cap < need:
+            cap = need
+        nb = <char*>PyMem_Realloc(self.buf, cap)
+        if nb == NULL:
+            raise MemoryError()
+        self.buf = nb
+        self.capacity = cap
+        return 0
+
+    cdef inline int _byte(self, unsigned char b) except -1:
+        if self.length >= self.capacity:
+            self._reserve(1)
+        self.buf[self.length] = <char>b
+        self.length += 1
+        return 0
+
+    cdef inline int _raw(self, const char *data, Py_ssize_t n) except -1:
+        self._reserve(n)
+        if n >= _BIG_COPY:
+            with nogil:
+                memcpy(self.buf + self.length, data, n)
+        else:
+            memcpy(self.buf + self.length, data, n)
+        self.length += n
+        return 0
+
+    cdef inline int _head(self, unsigned char fix, unsigned char fix_limit,
+                          unsigned char code16, unsigned char code32, Py_ssize_t n) except -1:
+        """fixarray/fixmap or 16/32-bit count (code8 is never used for arrays and maps)."""
+        self._reserve(5)
+        cdef char *p = self.buf + self.length
+        if n < fix_limit:
+            p[0] = <char>(fix | n)
+            self.length += 1
+        elif n <= 0xFFFF:
+            p[0] = <char>code16
+            pc_store16(p + 1, <unsigned short>n)
+            self.length += 3
+        else:
+            p[0] = <char>code32
+            pc_store32(p + 1, <unsigned int>n)
+            self.length += 5
+        return 0
+
+    cdef inline int _bin_head(self, Py_ssize_t n) except -1:
+        self._reserve(5)
+        cdef char *p = self.buf + self.length
+        if n <= 0xFF:
+            p[0] = <char>0xC4
+            p[1] = <char>n
+            self.length += 2
+        elif n <= 0xFFFF:
+            p[0] = <char>0xC5
+            pc_store16(p + 1, <unsigned short>n)
+            self.length += 3
+        elif n <= 0xFFFFFFFF:
+            p[0] = <char>0xC6
+            pc_store32(p + 1, <unsigned int>n)
+            self.length += 5
+        else:
+            raise _Fail("bin longer than 2**32-1 bytes")
+        return 0
+
+    cdef int _str(self, obj) except -1:
+        cdef Py_ssize_t n
+        cdef const char *data
+        try:
+            data = PyUnicode_AsUTF8AndSize(obj, &n)
+        except UnicodeEncodeError as e:
+            raise _Fail(f"str is not valid UTF-8: {e.reason}") from None
+        self._reserve(5 + n)
+        cdef char *p = self.buf + self.length
+        if n < 32:
+            p[0] = <char>(0xA0 | n)
+            self.length += 1
+        elif n <= 0xFF:
+            p[0] = <char>0xD9
+            p[1] = <char>n
+            self.length += 2
+        elif n <= 0xFFFF:
+            p[0] = <char>0xDA
+            pc_store16(p + 1, <unsigned short>n)
+            self.length += 3
+        elif n <= 0xFFFFFFFF:
+            p[0] = <char>0xDB
+            pc_store32(p + 1, <unsigned int>n)
+            self.length += 5
+        else:
+            raise _Fail("str longer than 2**32-1 bytes")
+        memcpy(self.buf + self.length, data, n)
+        self.length += n
+        return 0
+
+    cdef int _int(self, obj) except -1:
+        cdef int overflow = 0
+        cdef long long v = PyLong_AsLongLongAndOverflow(obj, &overflow)
+        cdef unsigned long long u
+        cdef char *p
+        self._reserve(9)
+        p = self.buf + self.length
+        if overflow == 0:
+            if 0 <= v < 0x80:
+                p[0] = <char>v
+                self.length += 1
+            elif -0x20 <= v < 0:
+                p[0] = <char>(v & 0xFF)
+                self.length += 1
+            elif 0 < v <= 0xFF:
+                p[0] = <char>0xCC
+                p[1] = <char>v
+                self.length += 2
+            elif -0x80 <= v < 0:
+                p[0] = <char>0xD0
+                p[1] = <char>v
+                self.length += 2
+            elif 0 < v <= 0xFFFF:
+                p[0] = <char>0xCD
+                pc_store16(p + 1, <unsigned short>v)
+                self.length += 3
+            elif -0x8000 <= v < 0:
+                p[0] = <char>0xD1
+                pc_store16(p + 1, <unsigned short>v)
+                self.length += 3
+            elif 0 < v <= 0xFFFFFFFF:
+                p[0] = <char>0xCE
+                pc_store32(p + 1, <unsigned int>v)
+                self.length += 5
+            elif -0x80000000 <= v < 0:
+                p[0] = <char>0xD2
+                pc_store32(p + 1, <unsigned int>v)
+                self.length += 5
+            elif v > 0:
+                p[0] = <char>0xCF
+                pc_store64(p + 1, <uint64_t>v)
+                self.length += 9
+            else:
+                p[0] = <char>0xD3
+                pc_store64(p + 1, <uint64_t>v)
+                self.length += 9
+            return 0
+        if overflow > 0:
+            try:
+                u = PyLong_AsUnsignedLongLong(obj)
+            except OverflowError:
+                raise _Fail(f"int {obj} does not fit in 64 bits") from None
+            p[0] = <char>0xCF
+            pc_store64(p + 1, u)
+            self.length += 9
+            return 0
+        raise _Fail(f"int {obj} does not fit in 64 bits")
+
+    cdef int _float(self, double d) except -1:
+        self._reserve(9)
+        cdef char *p = self.buf + self.length
+        p[0] = <char>0xCB
+        pc_store64(p + 1, pc_double_bits(d))
+        self.length += 9
+        return 0
+
+    cdef int _flush(self) except -1:
+        if self.length:
+            self.segments.append(PyBytes_FromStringAndSize(self.buf, self.length))
+            self.length = 0
+        return 0
+
+    cdef int _oob(self, view) except -1:
+        """`view` (a bytes-like of the caller's memory) becomes the next segment uncopied."""
+        self._flush()
+        self.segments.append(view)
+        return 0
+
+    cdef int _bin_from(self, obj, Py_ssize_t n) except -1:
+        """Copy a contiguous buffer's bytes into the output."""
+        cdef Py_buffer view
+        PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE | PyBUF_ANY_CONTIGUOUS)
+        try:
+            self._raw(<const char*>view.buf, view.len)
+        finally:
+            PyBuffer_Release(&view)
+        return 0
+
+    # ---- values
+    cdef int _pack(self, obj, int depth) except -1:
+        if obj is None:
+            return self._byte(0xC0)
+        if obj is True:
+            return self._byte(0xC3)
+        if obj is False:
+            return self._byte(0xC2)
+        if PyUnicode_Check(obj):
+            return self._str(obj)
+        if PyLong_Check(obj):
+            return self._int(obj)
+        if PyFloat_Check(obj):
+            return self._float(PyFloat_AsDouble(obj))
+        if PyBytes_Check(obj):
+            return self._bytes(obj)
+        if depth >= self.max_depth:
+            raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
+        if PyDict_Check(obj):
+            # subclasses (OrderedDict, attribute dicts) iterate in their own order
+            return self._dict(obj if type(obj) is dict else dict(obj), depth)
+        if PyList_Check(obj) or PyTuple_Check(obj):
+            return self._seq(obj, depth)
+        return self._other(obj, depth)
+
+    cdef int _bytes(self, obj) except -1:
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(obj)
+        self._bin_head(n)
+        if n >= self.min_oob:
+            return self._oob(obj)
+        return self._raw(PyBytes_AS_STRING(obj), n)
+
+    cdef int _seq(self, obj, int depth) except -1:
+        cdef Py_ssize_t i = 0
+        self._head(0x90, 16, 0xDC, 0xDD, len(obj))
+        for item in obj:
+            try:
+                self._pack(item, depth + 1)
+            except _Fail as e:
+                e.parts.append(i)
+                raise
+            i += 1
+        return 0
+
+    cdef int _dict(self, dict obj, int depth) except -1:
+        cdef bint has_rtype
+        if self.default is not None and _S_RINTF in obj:
+            out = self.default(obj)
+            if out is not obj:
+                return self._pack(out, depth)
+        has_rtype = _S_RTYPE in obj
+        self._head(0x80, 16, 0xDE, 0xDF, len(obj))
+        for key, value in obj.items():
+            if PyUnicode_Check(key):
+                if has_rtype and type(key) is str and key == _S_RTYPE:
+                    continue
+                self._str(key)
+            elif PyBytes_Check(key):
+                self._bytes(key)
+            elif self.strict:
+                e = _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
+                          "(strict_map_key=False allows it)")
+                e.parts.append(key)
+                raise e
+            else:
+                try:
+                    self._pack(key, depth + 1)
+                except _Fail as e:
+                    e.parts.append(key)
+                    raise
+            try:
+                self._pack(value, depth + 1)
+            except _Fail as e:
+                e.parts.append(key)
+                raise
+        if has_rtype:
+            self._str(_S_RTYPE)
+            try:
+                self._pack(obj[_S_RTYPE], depth + 1)
+            except _Fail as e:
+                e.parts.append(_S_RTYPE)
+                raise
+        return 0
+
+    cdef int _other(self, obj, int depth) except -1:
+        default = self.default
+        if default is not None and PyCallable_Check(obj):
+            return self._default(obj, depth)
+        for typ, name, encoder in self.encoders:
+            if isinstance(obj, typ):
+                encoded = encoder(obj)
+                if isinstance(encoded, dict):
+                    encoded = dict(encoded)
+                    encoded[_S_RTYPE] = encoded.pop(_S_RTYPE, name)  # added if missing, last
+                    return self._dict(encoded, depth)
+                return self._pack(encoded, depth)
+        if isinstance(obj, _ndarray) or isinstance(obj, _generic):
+            return self._ndarray(obj)
+        if isinstance(obj, Exception):
+            self._head(0x80, 16, 0xDE, 0xDF, 3)
+            self._str(RTYPE)
+            self._str("error")
+            self._str(RVALUE)
+            self._str(str(obj))
+            self._str(RTRACE)
+            return self._str(_format_trace(obj))
+        if PyMemoryView_Check(obj):
+            return self._memoryview(obj)
+        if isinstance(obj, set):
+            self._head(0x80, 16, 0xDE, 0xDF, 2)
+            self._str(RTYPE)
+            self._str("set")
+            self._str(RVALUE)
+            try:
+                return self._seq(list(obj), depth)
+            except _Fail as e:
+                e.parts.append(RVALUE)
+                raise
+        if default is not None:
+            return self._default(obj, depth)
+        raise _Fail(f"unsupported type {type(obj).__module__}.{type(obj).__qualname__}")
+
+    cdef int _default(self, obj, int depth) except -1:
+        out = self.default(obj)
+        if out is obj:
+            raise _Fail(f"default returned the {type(obj).__name__} unchanged")
+        return self._pack(out, depth)
+
+    cdef int _memoryview(self, obj) except -1:
+        cdef Py_ssize_t n = obj.nbytes
+        self._head(0x80, 16, 0xDE, 0xDF, 2)
+        self._str(RTYPE)
+        self._str("memoryview")
+        self._str(RVALUE)
+        self._bin_head(n)
+        if obj.c_contiguous:
+            if n >= self.min_oob:
+                return self._oob(obj if (obj.format == "B" and obj.ndim == 1) else obj.cast("B"))
+            return self._bin_from(obj, n)
+        data = obj.tobytes()
+        return self._oob(data) if n >= self.min_oob else self._bin_from(data, n)
+
+    cdef int _ndarray(self, arr) except -1:
+        dtype = arr.dtype
+        ds = _DTYPE_STR.get(dtype)
+        if ds is None:
+            ds = _dtype_str(dtype)
+        shape = arr.shape
+        cdef Py_ssize_t n = arr.nbytes
+        self._head(0x80, 16, 0xDE, 0xDF, 4)
+        self._str(RTYPE)
+        self._str("ndarray")
+        self._str(RVALUE)
+        self._bin_head(n)
+        if isinstance(arr, _generic):
+            self._bin_from(arr.tobytes(), n)
+        elif not arr.flags.c_contiguous:
+            data = arr.tobytes()
+            if n >= self.min_oob:
+                self._oob(data)
+            else:
+                self._bin_from(data, n)
+        elif n >= self.min_oob:
+            self._oob(_byte_view(arr))
+        elif n:
+            try:
+                self._bin_from(arr, n)
+            except (BufferError, ValueError, TypeError):   # e.g. datetime64: no buffer export
+                self._bin_from(_byte_view(arr), n)
+        self._str(RSHAPE)
+        self._head(0x90, 16, 0xDC, 0xDD, len(shape))
+        for dim in shape:
+            self._int(dim)
+        self._str(RDTYPE)
+        return self._str(ds)
+
+    # ---- results
+    cdef list _take(self):
+        self._flush()
+        segs = self.segments
+        self.segments = []
+        return segs
+
+    cdef bytes _join(self):
+        """One bytes object; large segments are copied once, without the GIL."""
+        if not self.segments:
+            return PyBytes_FromStringAndSize(self.buf, self.length)
+        self._flush()
+        cdef Py_ssize_t total = 0
+        cdef Py_buffer view
+        for seg in self.segments:
+            total += memoryview(seg).nbytes
+        out = PyBytes_FromStringAndSize(NULL, total)
+        cdef char *dst = PyBytes_AS_STRING(out)
+        cdef Py_ssize_t pos = 0
+        for seg in self.segments:
+            PyObject_GetBuffer(seg, &view, PyBUF_SIMPLE | PyBUF_ANY_CONTIGUOUS)
+            try:
+                if view.len >= _BIG_COPY:
+                    with nogil:
+                        memcpy(dst + pos, view.buf, view.len)
+                else:
+                    memcpy(dst + pos, view.buf, view.len)
+                pos += view.len
+            finally:
+                PyBuffer_Release(&view)
+        self.segments = []
+        return out
+
+    cdef int _run(self, obj) except -1:
+        try:
+            return self._pack(obj, 0)
+        except _Fail as e:
+            raise EncodeError(e.reason, _format_path(e.parts)) from None
+
+
+cdef object _byte_view(arr):
+    """A flat uint8 view of a C-contiguous array (works for dtypes without buffer export)."""
+    return memoryview(arr.reshape(-1).view(_uint8))
+
+
+def packb(obj, *, default=None, bint strict_map_key=True, codecs=None,
+          int max_depth=DEFAULT_MAX_DEPTH):
+    """msgpack bytes of the `_rtype` form (equal to msgpack.packb(RPC._encode(obj)))."""
+    cdef Packer p = Packer(default, strict_map_key, codecs, max_depth, DEFAULT_MIN_OOB)
+    p._run(obj)
+    return p._join()
+
+
+def pack_segments(obj, *, default=None, Py_ssize_t min_oob=DEFAULT_MIN_OOB,
+                  bint strict_map_key=True, codecs=None, int max_depth=DEFAULT_MAX_DEPTH):
+    """msgpack of the `_rtype` form as a list of pieces; buffers >= min_oob are views."""
+    cdef Packer p = Packer(default, strict_map_key, codecs, max_depth, min_oob)
+    p._run(obj)
+    return p._take()

@@ -1,0 +1,389 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""One pass: msgpack -> Python values, `_rtype` maps rebuilt, binary payloads as views.
+
+A bin under an `_rvalue` key is kept as a (offset, length) reference until its map is
+complete: an ndarray/typedarray/memoryview map turns it into a view of the input, any other
+map into bytes. Same rules as polycodec.fallback.
+"""
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
+from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
+from cpython.float cimport PyFloat_FromDouble
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
+
+from _endian cimport pc_load16, pc_load32, pc_load64, pc_load_double, pc_load_float
+
+import numpy as np
+
+from polycodec import _common
+from polycodec.codecs import default_registry
+from polycodec.errors import DecodeError
+from polycodec.spec import DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE, RTYPE, RVALUE, RSHAPE, RDTYPE
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
+    bint PyUnicode_Check(object o)
+    bint PyBytes_Check(object o)
+
+cdef object _frombuffer = np.frombuffer
+cdef object _parse_dtype = _common.parse_dtype
+cdef dict _DTYPE_PARSED = _common._DTYPE_PARSED
+cdef object _build_set = _common.build_set
+cdef object _build_orderedmap = _common.build_orderedmap
+cdef object _build_error = _common.build_error
+cdef object _build_ndarray = _common.build_ndarray
+cdef object _build_memoryview = _common.build_memoryview
+cdef str _S_RTYPE = RTYPE
+cdef str _S_RVALUE = RVALUE
+cdef str _S_RSHAPE = RSHAPE
+cdef str _S_RDTYPE = RDTYPE
+
+
+cdef class _BinRef:
+    """A bin of the input not yet turned into a view or bytes."""
+    cdef Py_ssize_t offset
+    cdef Py_ssize_t length
+
+
+cdef class Unpacker:
+    cdef const unsigned char *p
+    cdef Py_ssize_t pos
+    cdef Py_ssize_t end
+    cdef object base            # read-only 1-D byte memoryview of the input
+    cdef object dict_type
+    cdef bint plain_dict
+    cdef dict decoders
+    cdef object rtype_hook
+    cdef bint strict
+    cdef bint copy
+    cdef int max_depth
+
+    def __init__(self, base, dict_type, codecs, rtype_hook, bint strict, bint copy,
+                 int max_depth):
+        self.base = base
+        self.dict_type = dict_type
+        self.plain_dict = dict_type is dict
+        self.decoders = (codecs if codecs is not None else default_registry).decoders
+        self.rtype_hook = rtype_hook
+        self.strict = strict
+        self.copy = copy
+        self.max_depth = max_depth
+
+    cdef inline int _need(self, Py_ssize_t n, str what) except -1:
+        if n > self.end - self.pos:
+            raise DecodeError(f"truncated input: {what} needs {n} bytes, "
+                              f"{self.end - self.pos} remain", self.pos)
+        return 0
+
+    cdef Py_ssize_t _len(self, int size) except -1:
+        self._need(size, "a length")
+        cdef const unsigned char *q = self.p + self.pos
+        self.pos += size
+        if size == 1:
+            return q[0]
+        if size == 2:
+            return pc_load16(q)
+        return pc_load32(q)
+
+    cdef object _str(self, Py_ssize_t n):
+        self._need(n, "a str")
+        cdef Py_ssize_t start = self.pos
+        self.pos += n
+        try:
+            return PyUnicode_DecodeUTF8(<const char*>(self.p + start), n, NULL)
+        except UnicodeDecodeError as e:
+            raise DecodeError(f"invalid UTF-8 in str: {e.reason}", start + e.start) from None
+
+    cdef object _bin(self, Py_ssize_t n, bint as_ref):
+        self._need(n, "a bin")
+        cdef Py_ssize_t start = self.pos
+        self.pos += n
+        cdef _BinRef ref
+        if as_ref:
+            ref = _BinRef.__new__(_BinRef)
+            ref.offset = start
+            ref.length = n
+            return ref
+        return PyBytes_FromStringAndSize(<const char*>(self.p + start), n)
+
+    cdef object read(self, int depth, bint as_ref=False):
+        """One value. `as_ref`: bins (and bins in an array) stay _BinRef (an `_rvalue`)."""
+        self._need(1, "a value")
+        cdef Py_ssize_t start = self.pos
+        cdef unsigned char b = self.p[start]
+        cdef const unsigned char *q
+        self.pos += 1
+        if b <= 0x7F:
+            return <long>b
+        if b >= 0xE0:
+            return <long>(<signed char>b)
+        if b <= 0x8F:
+            return self._map(b & 0x0F, depth, start)
+        if b <= 0x9F:
+            return self._array(b & 0x0F, depth, start, as_ref)
+        if b <= 0xBF:
+            return self._str(b & 0x1F)
+        if b == 0xC0:
+            return None
+        if b == 0xC2:
+            return False
+        if b == 0xC3:
+            return True
+        if b <= 0xC6 and b >= 0xC4:
+            return self._bin(self._len(1 << (b - 0xC4)), as_ref)
+        if b == 0xCA:
+            self._need(4, "a float32")
+            q = self.p + self.pos
+            self.pos += 4
+            return PyFloat_FromDouble(pc_load_float(q))
+        if b == 0xCB:
+            self._need(8, "a float64")
+            q = self.p + self.pos
+            self.pos += 8
+            return PyFloat_FromDouble(pc_load_double(q))
+        if 0xCC <= b <= 0xCF:
+            return self._uint(b)
+        if 0xD0 <= b <= 0xD3:
+            return self._sint(b)
+        if 0xD9 <= b <= 0xDB:
+            return self._str(self._len(1 << (b - 0xD9)))
+        if b == 0xDC or b == 0xDD:
+            return self._array(self._len(2 if b == 0xDC else 4), depth, start, as_ref)
+        if b == 0xDE or b == 0xDF:
+            return self._map(self._len(2 if b == 0xDE else 4), depth, start)
+        if (0xC7 <= b <= 0xC9) or (0xD4 <= b <= 0xD8):
+            raise DecodeError(f"msgpack ext type 0x{b:02x} is not supported", start)
+        raise DecodeError(f"invalid msgpack type byte 0x{b:02x}", start)
+
+    cdef object _uint(self, unsigned char b):
+        cdef int size = 1 << (b - 0xCC)
+        self._need(size, "an int")
+        cdef const unsigned char *q = self.p + self.pos
+        self.pos += size
+        if size == 1:
+            return <long>q[0]
+        if size == 2:
+            return <long>pc_load16(q)
+        if size == 4:
+            return PyLong_FromLongLong(pc_load32(q))
+        return PyLong_FromUnsignedLongLong(pc_load64(q))
+
+    cdef object _sint(self, unsigned char b):
+        cdef int size = 1 << (b - 0xD0)
+        self._need(size, "an int")
+        cdef const unsigned char *q = self.p + self.pos
+        self.pos += size
+        if size == 1:
+            return <long>(<int8_t>q[0])
+        if size == 2:
+            return <long>(<int16_t>pc_load16(q))
+        if size == 4:
+            return <long>(<int32_t>pc_load32(q))
+        return PyLong_FromLongLong(<int64_t>pc_load64(q))
+
+    cdef object _array(self, Py_ssize_t n, int depth, Py_ssize_t start, bint as_ref):
+        if depth >= self.max_depth:
+            raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
+        if n > self.end - self.pos:   # every item takes at least one byte
+            raise DecodeError(f"truncated input: an array of {n} items needs at least {n} "
+                              f"bytes, {self.end - self.pos} remain", self.pos)
+        cdef list out = PyList_New(n)
+        cdef Py_ssize_t i
+        for i in range(n):
+            item = self.read(depth + 1, as_ref)
+            Py_INCREF(item)
+            PyList_SET_ITEM(out, i, item)
+        return out
+
+    cdef object _key(self, int depth):
+        """A map key: str fast path; bytes; other types only with strict_map_key=False."""
+        cdef Py_ssize_t kpos = self.pos
+        self._need(1, "a map key")
+        cdef unsigned char b = self.p[kpos]
+        if 0xA0 <= b <= 0xBF:
+            self.pos += 1
+            return self._str(b & 0x1F)
+        key = self.read(depth + 1)
+        if PyUnicode_Check(key) or PyBytes_Check(key):
+            return key
+        if self.strict:
+            raise DecodeError(f"map key of type {type(key).__name__} is not str "
+                              "(strict_map_key=False allows it)", kpos)
+        if isinstance(key, list):
+            key = _hashable(key, kpos)
+        try:
+            hash(key)
+        except TypeError:
+            raise DecodeError(f"map key of type {type(key).__name__} is not hashable",
+                              kpos) from None
+        return key
+
+    cdef object _map(self, Py_ssize_t n, int depth, Py_ssize_t start):
+        if depth >= self.max_depth:
+            raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
+        if 2 * n > self.end - self.pos:
+            raise DecodeError(f"truncated input: a map of {n} entries needs at least "
+                              f"{2 * n} bytes, {self.end - self.pos} remain", self.pos)
+        cdef dict d = {}
+        cdef Py_ssize_t i
+        cdef bint has_rtype = False
+        cdef bint has_ref = False
+        for i in range(n):
+            key = self._key(depth)
+            if key == _S_RVALUE and type(key) is str:
+                value = self.read(depth + 1, True)
+                has_ref = True
+            else:
+                if key == _S_RTYPE and type(key) is str:
+                    has_rtype = True
+                value = self.read(depth + 1)
+            d[key] = value
+        if has_rtype:
+            rtype = d[_S_RTYPE]
+            if type(rtype) is str:
+                return self._rtype_map(d, <str>rtype, start)
+        if has_ref:
+            d[_S_RVALUE] = self._plain(d[_S_RVALUE])
+        return d if self.plain_dict else self._wrap(d)
+
+    cdef object _wrap(self, dict d):
+        out = self.dict_type()
+        for key, value in d.items():
+            out[key] = value
+        return out
+
+    cdef object _plain(self, value):
+        """An `_rvalue` that is not consumed as a buffer: bins become bytes."""
+        cdef _BinRef ref
+        if isinstance(value, _BinRef):
+            ref = <_BinRef>value
+            return PyBytes_FromStringAndSize(<const char*>(self.p + ref.offset), ref.length)
+        if isinstance(value, list):
+            return [self._plain(v) for v in <list>value]
+        return value
+
+    cdef object _view(self, value, Py_ssize_t start):
+        """An `_rvalue` consumed as a buffer: a view of the input (pieces are joined)."""
+        cdef _BinRef ref
+        if isinstance(value, _BinRef):
+            ref = <_BinRef>value
+            return self.base[ref.offset:ref.offset + ref.length]
+        if isinstance(value, list):
+            return [self._view(v, start) for v in <list>value]
+        return value   # a nested memoryview map already decoded to a view, or bad input
+
+    cdef object _rtype_map(self, dict d, str rtype, Py_ssize_t start):
+        decoder = self.decoders.get(rtype) if self.decoders else None
+        if decoder is None:
+            if rtype == "ndarray":
+                return self._ndarray(d, start)
+            if rtype == "typedarray" or rtype == "memoryview":
+                if _S_RVALUE in d:
+                    d[_S_RVALUE] = self._view(d[_S_RVALUE], start)
+                if rtype == "memoryview":
+                    return _build_memoryview(d, start, self.copy)
+                return _build_ndarray(d, start, self.copy, True)
+        if _S_RVALUE in d:
+            d[_S_RVALUE] = self._plain(d[_S_RVALUE])
+        out = d if self.plain_dict else self._wrap(d)
+        if decoder is not None:
+            return decoder(out)
+        if rtype == "set":
+            return _build_set(out, start)
+        if rtype == "orderedmap":
+            return _build_orderedmap(out, start)
+        if rtype == "error":
+            return _build_error(out, start)
+        if self.rtype_hook is not None:
+            return self.rtype_hook(out)
+        return out
+
+    cdef object _ndarray(self, dict d, Py_ssize_t start):
+        """Fast path for the common form: one bin, a known dtype, a list shape."""
+        value = d.get(_S_RVALUE)
+        sdtype = d.get(_S_RDTYPE)
+        shape = d.get(_S_RSHAPE)
+        cdef _BinRef ref
+        cdef Py_ssize_t count = 1
+        if isinstance(value, _BinRef) and type(shape) is list and type(sdtype) is str:
+            dt = _DTYPE_PARSED.get(sdtype)
+            if dt is None:
+                dt = _parse_dtype(sdtype, start)
+            ref = <_BinRef>value
+            for dim in <list>shape:
+                if type(dim) is not int or dim < 0:
+                    raise DecodeError(
+                        f"_rshape must be a list of non-negative ints, got {shape!r}", start)
+                count *= <Py_ssize_t>dim
+            if count * dt.itemsize != ref.length:
+                raise DecodeError(f"ndarray shape {shape} of {dt} needs "
+                                  f"{count * dt.itemsize} bytes, got {ref.length}", start)
+            if count:
+                arr = _frombuffer(self.base, dt, count, ref.offset)
+                if len(<list>shape) != 1:
+                    arr = arr.reshape(shape)
+                if self.copy:
+                    arr = arr.copy()
+                return arr
+        if _S_RVALUE in d:
+            d[_S_RVALUE] = self._view(d[_S_RVALUE], start)
+        return _build_ndarray(d, start, self.copy, False)
+
+
+cdef object _hashable(list key, Py_ssize_t pos):
+    out = []
+    for k in key:
+        out.append(_hashable(k, pos) if isinstance(k, list) else k)
+    return tuple(out)
+
+
+cdef object _as_input(buf):
+    try:
+        mv = memoryview(buf)
+    except TypeError:
+        raise DecodeError(f"cannot read a {type(buf).__name__}: not a buffer") from None
+    if not mv.c_contiguous:
+        raise DecodeError("input buffer is not contiguous")
+    if mv.format != "B" or mv.ndim != 1:
+        mv = mv.cast("B")
+    return mv.toreadonly()
+
+
+def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
+                bint strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
+                int max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None):
+    """Decode the object starting at `offset`; returns (value, end_offset)."""
+    base = _as_input(buf)
+    cdef Py_ssize_t size = len(base)
+    if offset < 0 or offset > size:
+        raise DecodeError(f"offset {offset} outside a buffer of {size} bytes")
+    if size - offset > max_size:
+        raise DecodeError(f"message of {size - offset} bytes exceeds max_size={max_size}",
+                          offset)
+    cdef Unpacker u = Unpacker(base, dict_type, codecs, rtype_hook, strict_map_key, copy,
+                               max_depth)
+    cdef Py_buffer view
+    PyObject_GetBuffer(base, &view, PyBUF_SIMPLE)
+    try:
+        u.p = <const unsigned char*>view.buf
+        u.pos = offset
+        u.end = size
+        obj = u.read(0)
+        return obj, u.pos
+    finally:
+        PyBuffer_Release(&view)
+
+
+def unpackb(buf, *, bint copy=False, dict_type=dict, bint strict_map_key=True,
+            max_size=DEFAULT_MAX_SIZE, int max_depth=DEFAULT_MAX_DEPTH, codecs=None,
+            rtype_hook=None):
+    """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
+    obj, end = unpack_from(buf, 0, copy=copy, dict_type=dict_type,
+                           strict_map_key=strict_map_key, max_size=max_size,
+                           max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook)
+    size = memoryview(buf).nbytes
+    if end != size:
+        raise DecodeError(f"extra data: {size - end} bytes after the object", end)
+    return obj
