@@ -189,3 +189,12 @@ ROW_STRATEGIES = {
     **{name: make(_children) for name, make in CONTAINERS.items()},
     **WIRE_ONLY,
 }
+
+
+def property_settings(max_examples: int = 100):
+    """Modest, deterministic-enough settings for the core suite (keeps it well under 3 min)."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(max_examples=max_examples, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -27,10 +27,11 @@ wheel=$(ls "$OUT"/polycodec-*.whl)
 say "built $(basename "$sdist") and $(basename "$wheel")"
 
 # --- the sdist must carry every Cython source (not only generated C) -------------------------
+tar tzf "$sdist" | sed 's|^[^/]*/||' > "$TMP/sdist.txt"
 fail=0
 for f in src/_ext/*.pyx src/_ext/*.pxd src/_ext/*.h; do
   [ -e "$f" ] || continue
-  if ! tar tzf "$sdist" | grep -q "^polycodec-[^/]*/$f\$"; then
+  if ! grep -qxF "$f" "$TMP/sdist.txt"; then
     echo "wheels: sdist is missing $f (add it to MANIFEST.in)"; fail=1
   fi
 done

@@ -17,7 +17,7 @@ import numpy as np
 from polycodec import _common
 from polycodec.codecs import default_registry
 from polycodec.errors import EncodeError
-from polycodec.fallback import _Fail
+from polycodec._common import _Fail
 from polycodec.spec import DEFAULT_MAX_DEPTH, DEFAULT_MIN_OOB, RINTF, RTYPE, RVALUE, RSHAPE, RDTYPE, RTRACE
 
 cdef extern from "Python.h":
@@ -289,9 +289,27 @@ cdef class Packer:
         if PyDict_Check(obj):
             # subclasses (OrderedDict, attribute dicts) iterate in their own order
             return self._dict(obj if type(obj) is dict else dict(obj), depth)
-        if PyList_Check(obj) or PyTuple_Check(obj):
+        if PyTuple_Check(obj) or type(obj) is list:
+            return self._seq(obj, depth)
+        if PyList_Check(obj):   # the reference tries codecs on list subclasses first
+            if self.encoders and self._codec(obj, depth):
+                return 0
             return self._seq(obj, depth)
         return self._other(obj, depth)
+
+    cdef int _codec(self, obj, int depth) except -1:
+        """1 if a registered codec encoded `obj`, else 0."""
+        for typ, name, encoder in self.encoders:
+            if isinstance(obj, typ):
+                encoded = encoder(obj)
+                if isinstance(encoded, dict):
+                    encoded = dict(encoded)
+                    encoded[_S_RTYPE] = encoded.pop(_S_RTYPE, name)  # added if missing, last
+                    self._dict(encoded, depth)
+                else:
+                    self._pack(encoded, depth)
+                return 1
+        return 0
 
     cdef int _bytes(self, obj) except -1:
         cdef Py_ssize_t n = PyBytes_GET_SIZE(obj)
@@ -356,14 +374,8 @@ cdef class Packer:
         default = self.default
         if default is not None and PyCallable_Check(obj):
             return self._default(obj, depth)
-        for typ, name, encoder in self.encoders:
-            if isinstance(obj, typ):
-                encoded = encoder(obj)
-                if isinstance(encoded, dict):
-                    encoded = dict(encoded)
-                    encoded[_S_RTYPE] = encoded.pop(_S_RTYPE, name)  # added if missing, last
-                    return self._dict(encoded, depth)
-                return self._pack(encoded, depth)
+        if self.encoders and self._codec(obj, depth):
+            return 0
         if isinstance(obj, _ndarray) or isinstance(obj, _generic):
             return self._ndarray(obj)
         if isinstance(obj, Exception):

@@ -11,6 +11,7 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from cpython.float cimport PyFloat_FromDouble
+from libc.string cimport memcmp
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 
 from _endian cimport pc_load16, pc_load32, pc_load64, pc_load_double, pc_load_float
@@ -59,6 +60,7 @@ cdef class Unpacker:
     cdef bint strict
     cdef bint copy
     cdef int max_depth
+    cdef int key_kind            # of the last key read: 0 other, 1 _rtype, 2 _rvalue
 
     def __init__(self, base, dict_type, codecs, rtype_hook, bint strict, bint copy,
                  int max_depth):
@@ -108,7 +110,7 @@ cdef class Unpacker:
             return ref
         return PyBytes_FromStringAndSize(<const char*>(self.p + start), n)
 
-    cdef object read(self, int depth, bint as_ref=False):
+    cdef object read(self, int depth, bint as_ref):
         """One value. `as_ref`: bins (and bins in an array) stay _BinRef (an `_rvalue`)."""
         self._need(1, "a value")
         cdef Py_ssize_t start = self.pos
@@ -198,15 +200,31 @@ cdef class Unpacker:
         return out
 
     cdef object _key(self, int depth):
-        """A map key: str fast path; bytes; other types only with strict_map_key=False."""
+        """A map key: str fast path (sets `key_kind` for `_rtype`/`_rvalue` by raw compare);
+        bytes; other types only with strict_map_key=False."""
         cdef Py_ssize_t kpos = self.pos
+        cdef Py_ssize_t n
         self._need(1, "a map key")
         cdef unsigned char b = self.p[kpos]
+        self.key_kind = 0
         if 0xA0 <= b <= 0xBF:
+            n = b & 0x1F
+            if (n == 6 or n == 7) and n < self.end - kpos:
+                if n == 6 and memcmp(self.p + kpos + 1, b"_rtype", 6) == 0:
+                    self.key_kind = 1
+                elif n == 7 and memcmp(self.p + kpos + 1, b"_rvalue", 7) == 0:
+                    self.key_kind = 2
             self.pos += 1
-            return self._str(b & 0x1F)
-        key = self.read(depth + 1)
-        if PyUnicode_Check(key) or PyBytes_Check(key):
+            return self._str(n)
+        key = self.read(depth + 1, False)
+        self.key_kind = 0            # the read may have gone through nested maps
+        if PyUnicode_Check(key):
+            if key == _S_RTYPE:
+                self.key_kind = 1
+            elif key == _S_RVALUE:
+                self.key_kind = 2
+            return key
+        if PyBytes_Check(key):
             return key
         if self.strict:
             raise DecodeError(f"map key of type {type(key).__name__} is not str "
@@ -232,13 +250,13 @@ cdef class Unpacker:
         cdef bint has_ref = False
         for i in range(n):
             key = self._key(depth)
-            if key == _S_RVALUE and type(key) is str:
+            if self.key_kind == 2:
                 value = self.read(depth + 1, True)
                 has_ref = True
             else:
-                if key == _S_RTYPE and type(key) is str:
+                if self.key_kind == 1:
                     has_rtype = True
-                value = self.read(depth + 1)
+                value = self.read(depth + 1, False)
             d[key] = value
         if has_rtype:
             rtype = d[_S_RTYPE]
@@ -370,7 +388,7 @@ def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
         u.p = <const unsigned char*>view.buf
         u.pos = offset
         u.end = size
-        obj = u.read(0)
+        obj = u.read(0, False)
         return obj, u.pos
     finally:
         PyBuffer_Release(&view)

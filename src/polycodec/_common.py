@@ -9,22 +9,30 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .errors import DecodeError, EncodeError, RemoteError
+from .errors import DecodeError, RemoteError
 from .spec import RDTYPE, RSHAPE, RTRACE, RVALUE
+
+class _Fail(Exception):
+    """An EncodeError on its way up; containers add their key to `parts`."""
+
+    def __init__(self, reason):
+        self.reason = reason
+        self.parts = []
+
 
 _DTYPE_STR: dict = {}      # np.dtype -> str(dtype), for dtypes allowed on the wire
 _DTYPE_PARSED: dict = {}   # wire string -> np.dtype
 
 
-def dtype_str(dtype, path="$") -> str:
+def dtype_str(dtype) -> str:
     """`_rdtype` for an array's dtype; refuses dtypes whose bytes or name do not round-trip."""
     s = _DTYPE_STR.get(dtype)
     if s is not None:
         return s
     if dtype.hasobject:
-        raise EncodeError(f"numpy dtype {dtype} holds Python objects and cannot be sent", path)
+        raise _Fail(f"numpy dtype {dtype} holds Python objects and cannot be sent")
     if dtype.fields is not None or dtype.subdtype is not None:
-        raise EncodeError(f"structured/subarray numpy dtype {dtype} is not supported", path)
+        raise _Fail(f"structured/subarray numpy dtype {dtype} is not supported")
     s = str(dtype)
     _DTYPE_STR[dtype] = s
     return s

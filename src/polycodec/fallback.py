@@ -11,6 +11,7 @@ import struct
 import numpy as np
 
 from . import _common
+from ._common import _Fail
 from .codecs import default_registry
 from .errors import DecodeError, EncodeError
 from .spec import (
@@ -20,14 +21,6 @@ from .spec import (
 
 _ndarray = np.ndarray
 _generic = np.generic
-
-
-class _Fail(Exception):
-    """An EncodeError on its way up; containers add their key to `parts`."""
-
-    def __init__(self, reason):
-        self.reason = reason
-        self.parts = []
 
 
 # ---------------------------------------------------------------------------------- encode
@@ -54,28 +47,19 @@ class _Encoder:
             return memoryview(obj) if len(obj) >= self.min_oob else obj
         if depth >= self.max_depth:
             raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
-        if isinstance(obj, (list, tuple)):
-            out = []
-            for i, item in enumerate(obj):
-                try:
-                    out.append(self.enc(item, depth + 1))
-                except _Fail as e:
-                    e.parts.append(i)
-                    raise
-            return out
+        if isinstance(obj, tuple) or type(obj) is list:
+            return self.enc_seq(obj, depth)
+        if isinstance(obj, list):   # the reference tries codecs on list subclasses first
+            done, out = self.enc_codec(obj, depth)
+            return out if done else self.enc_seq(obj, depth)
         if isinstance(obj, dict):
             return self.enc_dict(obj, depth)
         default = self.default
         if default is not None and callable(obj):
             return self.enc_default(obj, depth)
-        for typ, name, encoder in self.encoders:
-            if isinstance(obj, typ):
-                encoded = encoder(obj)
-                if isinstance(encoded, dict):
-                    encoded = dict(encoded)
-                    encoded[RTYPE] = encoded.pop(RTYPE, name)  # _rtype added if missing, last
-                    return self.enc_dict(encoded, depth)
-                return self.enc(encoded, depth)
+        done, out = self.enc_codec(obj, depth)
+        if done:
+            return out
         if isinstance(obj, (_ndarray, _generic)):
             return self.enc_ndarray(obj)
         if isinstance(obj, Exception):
@@ -83,10 +67,36 @@ class _Encoder:
         if isinstance(obj, memoryview):
             return {RTYPE: "memoryview", RVALUE: self.bin_of(obj)}
         if isinstance(obj, set):
-            return {RTYPE: "set", RVALUE: self.enc(list(obj), depth)}
+            try:
+                return {RTYPE: "set", RVALUE: self.enc_seq(list(obj), depth)}
+            except _Fail as e:
+                e.parts.append(RVALUE)
+                raise
         if default is not None:
             return self.enc_default(obj, depth)
         raise _Fail(f"unsupported type {type(obj).__module__}.{type(obj).__qualname__}")
+
+    def enc_seq(self, obj, depth):
+        out = []
+        for i, item in enumerate(obj):
+            try:
+                out.append(self.enc(item, depth + 1))
+            except _Fail as e:
+                e.parts.append(i)
+                raise
+        return out
+
+    def enc_codec(self, obj, depth):
+        """(True, encoded) if a registered codec takes `obj`, else (False, None)."""
+        for typ, name, encoder in self.encoders:
+            if isinstance(obj, typ):
+                encoded = encoder(obj)
+                if isinstance(encoded, dict):
+                    encoded = dict(encoded)
+                    encoded[RTYPE] = encoded.pop(RTYPE, name)  # _rtype added if missing, last
+                    return True, self.enc_dict(encoded, depth)
+                return True, self.enc(encoded, depth)
+        return False, None
 
     def enc_default(self, obj, depth):
         out = self.default(obj)
@@ -492,28 +502,34 @@ class _Map(dict):
 
 # ----------------------------------------------------------------------------------- decode
 class _Decoder:
-    __slots__ = ("copy", "dict_type", "decoders", "rtype_hook")
+    """`_rtype` maps -> values. The limits matter for `decode()` of a caller's tree; trees
+    from `_Reader` already passed them."""
 
-    def __init__(self, copy, dict_type, codecs, rtype_hook):
+    __slots__ = ("copy", "dict_type", "decoders", "rtype_hook", "strict", "max_depth")
+
+    def __init__(self, copy, dict_type, codecs, rtype_hook, strict_map_key=False,
+                 max_depth=2**31):
         self.copy = copy
         self.dict_type = dict_type
         self.decoders = (codecs if codecs is not None else default_registry).decoders
         self.rtype_hook = rtype_hook
+        self.strict = strict_map_key
+        self.max_depth = max_depth
 
-    def dec(self, obj):
+    def dec(self, obj, depth=0):
         if isinstance(obj, _Bin):
             return obj.view.tobytes()
         if isinstance(obj, (bytearray, memoryview)):
             return bytes(obj)
-        if isinstance(obj, list):
-            return [self.dec(v) for v in obj]
-        if isinstance(obj, tuple):
-            return [self.dec(v) for v in obj]
+        if isinstance(obj, (list, tuple, dict)) and depth >= self.max_depth:
+            raise DecodeError(f"nesting deeper than max_depth={self.max_depth}")
+        if isinstance(obj, (list, tuple)):
+            return [self.dec(v, depth + 1) for v in obj]
         if isinstance(obj, dict):
-            return self.dec_map(obj)
+            return self.dec_map(obj, depth)
         return obj
 
-    def dec_map(self, obj):
+    def dec_map(self, obj, depth):
         offset = getattr(obj, "offset", None)
         rtype = obj.get(RTYPE) if RTYPE in obj else None
         if isinstance(rtype, str):
@@ -526,7 +542,10 @@ class _Decoder:
                 return _common.build_ndarray(raw, offset, self.copy, typed=rtype == "typedarray")
         out = self.dict_type()
         for key, value in obj.items():
-            out[key] = self.dec(value)
+            if self.strict and not isinstance(key, (str, bytes)):
+                raise DecodeError(f"map key {key!r} of type {type(key).__name__} is not str "
+                                  "(strict_map_key=False allows it)", offset)
+            out[key] = self.dec(value, depth + 1)
         if not isinstance(rtype, str):
             return out
         decoder = self.decoders.get(rtype)
@@ -555,9 +574,12 @@ class _Decoder:
         raise DecodeError(f"_rvalue must be binary, got {type(value).__name__}", offset)
 
 
-def decode(tree, *, copy=False, dict_type=dict, codecs=None, rtype_hook=None):
-    """Plain `_rtype` tree (e.g. from your own msgpack) -> Python values."""
-    return _Decoder(copy, dict_type, codecs, rtype_hook).dec(tree)
+def decode(tree, *, copy=False, dict_type=dict, strict_map_key=True, max_size=None,
+           max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None):
+    """Plain `_rtype` tree (e.g. from your own msgpack) -> Python values.
+
+    Takes unpackb's options; `max_size` has no meaning for a tree and is ignored."""
+    return _Decoder(copy, dict_type, codecs, rtype_hook, strict_map_key, max_depth).dec(tree)
 
 
 def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=True,

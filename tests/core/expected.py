@@ -81,8 +81,8 @@ DECODED = {
     "bool": lambda v, dt: bool(v),
     "int": lambda v, dt: int(v),
     "float": lambda v, dt: float(v),
-    "str": lambda v, dt: str(v),
-    "bytes": lambda v, dt: bytes(v),
+    "str": lambda v, dt: "".join([v]),       # not str(v): np.str_.__str__ drops "\x00"
+    "bytes": lambda v, dt: b"".join([v]),
     "tuple": lambda v, dt: [decoded_form(x, dt) for x in v],
     "list": lambda v, dt: [decoded_form(x, dt) for x in v],
     "dict": lambda v, dt: dt((k, decoded_form(x, dt)) for k, x in v.items()),

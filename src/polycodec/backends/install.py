@@ -68,12 +68,14 @@ class BackendModule:
     fingerprint: str = ""
     bundle: str = ""
     namespace: str = ""
-    exported_symbol: str | None = None   # None: the backend's name
+    exported_symbol: str | None = None   # None means the backend's name
     aliases: tuple = ()
 
     def __post_init__(self):
         if isinstance(self.aliases, list):  # JSON gives lists; the model is hashable
             object.__setattr__(self, "aliases", tuple(self.aliases))
+        if self.exported_symbol is None:  # what the lock carries when none is given
+            object.__setattr__(self, "exported_symbol", self.name)
 
     @property
     def id(self):
@@ -82,10 +84,6 @@ class BackendModule:
     @property
     def api_key(self):
         return api_key(self.version)
-
-    @property
-    def symbol(self):
-        return self.name if self.exported_symbol is None else self.exported_symbol
 
     @property
     def path(self):
@@ -116,7 +114,7 @@ class BackendModule:
         for key in ("fingerprint", "bundle", "namespace"):
             if not isinstance(getattr(self, key), str):
                 p.append((f"{path}.{key}", "must be a string"))
-        if not isinstance(self.symbol, str) or not self.symbol:
+        if not isinstance(self.exported_symbol, str) or not self.exported_symbol:
             p.append((f"{path}.exportedSymbol", "must be a non-empty string"))
         if not isinstance(self.aliases, tuple) or not all(isinstance(a, str) for a in self.aliases):
             p.append((f"{path}.aliases", "must be a tuple of strings"))
@@ -125,7 +123,7 @@ class BackendModule:
     def lock_entry(self):
         entry = {"name": self.name, "version": self.version, "id": self.id,
                  "namespace": self.namespace, "type": MODULE_TYPE,
-                 "fingerprint": self.fingerprint, "exportedSymbol": self.symbol,
+                 "fingerprint": self.fingerprint, "exportedSymbol": self.exported_symbol,
                  "aliases": list(self.aliases), "apiKey": self.api_key}
         return {k: entry[k] for k in LOCK_KEYS}
 
@@ -315,7 +313,8 @@ def install_request(modules, configurations=None, partition=None):
     req = InstallRequest(parsed, {} if configurations is None else configurations,
                          DEFAULT_PARTITION if partition is None else partition)
     if problems:
-        raise PayloadError(problems + req.problems())
+        rest = [pr for pr in req.problems() if pr[0] != "modules"]  # the parse said it all
+        raise PayloadError(problems + rest)
     return req.to_payload()
 
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
@@ -136,7 +138,7 @@ class Partitions:
                     why = (f"TimeoutError: cell {cell.cell_id} ran past the "
                            f"{self.limits['cell_timeout']:g} s limit and was stopped")
                 else:
-                    why = f"RuntimeError: cell {cell.cell_id} ended its interpreter: {e}"
+                    why = f"RuntimeError: the interpreter running cell {cell.cell_id} was lost ({e})"
                 error = (f"{why}; partition {partition!r} starts again from an empty scope\n")
                 return 200, orjson.dumps({"output": "", "error": error, "capturedOut": {}})
 
@@ -174,6 +176,17 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "polycodec-pyrun/0.1"
     timeout = 60  # seconds a client may take to send its request (no slow-loris hang)
+    default_request_version = "HTTP/1.1"  # answer even a garbled request line with headers
+
+    def setup(self):
+        super().setup()
+        # headers and body go out in two writes: without this, Nagle + delayed ACK add ~40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send_error(self, code, message=None, explain=None):
+        # http.server's own refusals (bad request line, URI or headers too long): JSON too
+        self.close_connection = True
+        self._send(code, _detail(message or explain or HTTPStatus(code).phrase))
 
     def log_message(self, fmt, *args):  # quiet unless --verbose
         if self.server.verbose:
@@ -298,7 +311,7 @@ class PyrunServer(ThreadingHTTPServer):
 
     def start(self):
         """Serve in a background thread (for tests and embedding)."""
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), daemon=True)
         self._thread.start()
         return self
 
@@ -325,6 +338,7 @@ def main(argv=None):
     ap.add_argument("--name", default=d["name"], help="backend name for /backends/... routes")
     ap.add_argument("--version", default=d["version"], help="backend version for the routes")
     ap.add_argument("--cell-timeout", type=float, default=d["cell_timeout"])
+    ap.add_argument("--start-timeout", type=float, default=d["start_timeout"])
     ap.add_argument("--max-body", type=int, default=d["max_body"])
     ap.add_argument("--max-output", type=int, default=d["max_output"])
     ap.add_argument("--max-result", type=int, default=d["max_result"])
@@ -335,6 +349,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     server = PyrunServer(a.host, a.port, name=a.name, version=a.version, verbose=a.verbose,
                          nonfinite=a.nonfinite, cell_timeout=a.cell_timeout,
+                         start_timeout=a.start_timeout,
                          max_body=a.max_body, max_output=a.max_output,
                          max_result=a.max_result, max_partitions=a.max_partitions)
 

@@ -169,6 +169,8 @@ class _Run:
         self.rows: list[Row] = []
         self.notes: list[str] = []
         self.targets: list[tuple[str, str, bool | None]] = []  # (impl, text, met)
+        self.pending: list = []   # (row, fn, number, rounds) waiting for flush()
+        self.after: list = []     # target checks to run after flush()
         self.peers = Peers()
         impls = polycodec.implementations()
         self.impls = [(f"polycodec[{name}]", impls[name]) for name in ("cython", "python")
@@ -176,60 +178,97 @@ class _Run:
         self.primary = self.impls[0][0]
 
     # timing ---------------------------------------------------------------------------
-    def measure(self, fn):
-        """Median seconds of one call; `number` calls per sample so a sample lasts >= ~20 ms."""
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()  # warm-up, also sizes the loop
-        first = time.perf_counter() - t0
-        number = max(1, min(2000, int(0.02 / max(first, 1e-7))))
-        repeat = self.repeat if first < 0.2 else max(3, self.repeat // 2)
-        samples = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            samples.append((time.perf_counter() - t0) / number)
-        return statistics.median(samples)
-
+    # Candidates of one workload are sampled in interleaved rounds (a, b, c, a, b, c, ...) so
+    # a change of machine load over the run hits all of them alike: the ratios stay fair.
     def row(self, workload, impl, fn, baseline, check=None, note=""):
-        """Check `fn`'s result once with `check(result) -> bool`, then time it."""
+        """Check `fn`'s result once with `check(result) -> bool`, warm it up and queue it."""
         try:
-            if check is not None and not check(fn()):
+            gc.collect()
+            t0 = time.perf_counter()
+            out = fn()  # warm-up; also sizes the loop
+            first = time.perf_counter() - t0
+            if check is not None and not check(out):
                 note = (note + "; " if note else "") + "WRONG RESULT"
-            seconds = self.measure(fn)
+            del out
         except Exception as exc:
             self.notes.append(f"- {workload} / {impl}: failed: {type(exc).__name__}: {exc}")
             return None
-        r = Row(workload, impl, seconds, baseline, note)
+        # `number` calls per sample so a sample lasts >= ~20 ms; fewer rounds for slow ones
+        number = max(1, min(2000, int(0.02 / max(first, 1e-7))))
+        rounds = self.repeat if first < 0.2 else max(3, self.repeat // 2)
+        r = Row(workload, impl, float("nan"), baseline, note)
         self.rows.append(r)
+        self.pending.append((r, fn, number, rounds))
         return r
+
+    def flush(self):
+        """Time the queued candidates (interleaved), then evaluate the queued targets."""
+        pending, self.pending = self.pending, []
+        samples = {id(r): [] for r, *_ in pending}
+        failed = set()
+        for k in range(max((p[3] for p in pending), default=0)):
+            gc.collect()
+            for r, fn, number, rounds in pending:
+                if k >= rounds or id(r) in failed:
+                    continue
+                try:
+                    t0 = time.perf_counter()
+                    for _ in range(number):
+                        fn()
+                    samples[id(r)].append((time.perf_counter() - t0) / number)
+                except Exception as exc:
+                    failed.add(id(r))
+                    self.notes.append(f"- {r.workload} / {r.impl}: failed: "
+                                      f"{type(exc).__name__}: {exc}")
+        for r, *_ in pending:
+            if id(r) in failed:
+                self.rows = [x for x in self.rows if x is not r]
+            else:
+                r.seconds = statistics.median(samples[id(r)])
+        after, self.after = self.after, []
+        for fn in after:
+            fn()
 
     def skip(self, workload, impl, why):
         self.notes.append(f"- {workload} / {impl}: skipped ({why})")
 
-    # targets --------------------------------------------------------------------------
+    # targets (evaluated after the workload's flush) -------------------------------------
     def _target(self, row, text, met):
-        if row is None:
-            return
         verdict = "met" if met else "MISSED"
         row.note = (row.note + "; " if row.note else "") + f"{text}: {verdict}"
         self.targets.append((row.impl, f"{row.workload}: {text}", met))
 
+    def _alive(self, *rows):
+        return all(r is not None and any(x is r for x in self.rows) for r in rows)
+
     def target_below(self, row, limit, label):
-        if row is not None:
-            self._target(row, f"{fmt_time(row.seconds)} (target {label})", row.seconds < limit)
+        def check():
+            if self._alive(row):
+                self._target(row, f"{fmt_time(row.seconds)} (target {label})", row.seconds < limit)
+        self.after.append(check)
 
     def target_ratio(self, row, base, max_ratio, label):
-        if row is not None and base is not None:
-            ratio = row.seconds / base.seconds
-            self._target(row, f"{ratio:.2f}x {label} (target <= {max_ratio}x)",
-                         ratio <= max_ratio)
+        def check():
+            if self._alive(row, base() if callable(base) else base):
+                b = base() if callable(base) else base
+                ratio = row.seconds / b.seconds
+                self._target(row, f"{ratio:.2f}x {label() if callable(label) else label} "
+                                  f"(target <= {max_ratio}x)", ratio <= max_ratio)
+        self.after.append(check)
 
     def target_speedup(self, row, slower, min_x, label):
-        if row is not None and slower is not None:
-            x = slower.seconds / row.seconds
-            self._target(row, f"{x:.1f}x faster than {label} (target >= {min_x}x)", x >= min_x)
+        def check():
+            if self._alive(row, slower):
+                x = slower.seconds / row.seconds
+                self._target(row, f"{x:.1f}x faster than {label} (target >= {min_x}x)", x >= min_x)
+        self.after.append(check)
+
+    def note_ratio(self, row, base, text):
+        def check():
+            if self._alive(row, base):
+                row.note = (row.note + "; " if row.note else "") + \
+                    f"{row.seconds / base.seconds:.2f}x {text}"
+        self.after.append(check)
 
     # W1 -------------------------------------------------------------------------------
     def w1(self, nbytes):
@@ -258,6 +297,7 @@ class _Run:
                     np.shares_memory(v, arr_u8) for v in views if v.size >= nbytes)
             r = self.row(wl, name, lambda m=m: m.pack_segments(arr), "pickle5-oob", check=segs_ok)
             self.target_below(r, 50e-6, "< 50 us")
+        self.flush()
 
         # unpackb of a received frame: zero-copy decode, < 50 us at any size
         wl = f"W1 {size} unpackb(frame)"
@@ -276,6 +316,7 @@ class _Run:
         received = [bytes(b.raw()) for b in bufs]  # what arrives from a socket
         self.row(wl, "pickle5-oob", lambda: pickle.loads(head, buffers=received), base,
                  check=same_array, note="pickle.loads(head, buffers=[received bytes])")
+        self.flush()
 
         # packb + unpackb round trip vs one memcpy into a reused buffer (target at 16 MiB)
         wl = f"W1 {size} round trip"
@@ -294,6 +335,7 @@ class _Run:
         self._tree_roundtrips(wl, arr, "memcpy", same_array)
         self.row(wl, "pickle5", lambda: pickle.loads(pickle.dumps(arr, protocol=5)), "memcpy",
                  check=same_array, note="in-band, one frame")
+        self.flush()
 
         # packb: one fresh frame vs arr.tobytes() (target at 256 MiB)
         wl = f"W1 {size} packb"
@@ -302,10 +344,9 @@ class _Run:
             r = self.row(wl, name, lambda m=m: m.packb(arr), "tobytes", check=same_frame)
             if nbytes >= 256 * MiB:
                 self.target_ratio(r, tob, 1.1, "tobytes")
-            elif self.quick and nbytes == 16 * MiB and r is not None and tob is not None:
-                r.note = (r.note + "; " if r.note else "") + (
-                    f"{r.seconds / tob.seconds:.2f}x tobytes (target <= 1.1x is set at 256 MiB; "
-                    "not evaluated in --quick)")
+            elif self.quick and r is not None:
+                self.note_ratio(r, tob, "tobytes (target <= 1.1x is set at 256 MiB; "
+                                "not evaluated in --quick)")
         if p.rpc:
             self.row(wl, "hypha-rpc", lambda: p.hypha_packb(arr), "tobytes", check=same_frame)
         tree = _ndarray_tree(arr)
@@ -325,6 +366,7 @@ class _Run:
                          check=same_frame, note="`_rtype` map, bin = memoryview(arr)")
         self.row(wl, "pickle5", lambda: pickle.dumps(arr, protocol=5), "tobytes",
                  note="in-band, one frame")
+        self.flush()
 
     def _tree_decoders(self, wl, frame, base, check):
         p = self.peers
@@ -419,6 +461,7 @@ class _Run:
                      check=d.__eq__)
         self.row(wl, "pickle5", lambda: pickle.loads(pickle.dumps(d, protocol=5)), base,
                  check=d.__eq__)
+        self.flush()
         if self.quick:
             return
         # the two halves, to see where the time goes
@@ -441,6 +484,7 @@ class _Run:
                 fn = ((lambda: p.msgpack.packb(d)) if half == "encode"
                       else (lambda: p.msgpack.unpackb(frame)))
                 self.row(wl, "msgpack", fn, base)
+            self.flush()
 
     # W3 -------------------------------------------------------------------------------
     def w3(self):
@@ -502,6 +546,21 @@ class _Run:
                 return out
             self.row(wl, "ormsgpack", om_rt, base, check=ok,
                      note="OPT_SERIALIZE_NUMPY; lists back to arrays by schema")
+        self.flush()
+        if self.quick:
+            return
+        # the two halves, to see where the time goes
+        for name, m in self.impls:
+            frame = m.packb(lst)
+            self.row("W3 encode", name, lambda m=m: m.packb(lst), "pickle5-oob")
+            self.row("W3 decode", name, lambda m=m, f=frame: m.unpackb(f), "pickle5-oob")
+        bufs = []
+        head = pickle.dumps(lst, protocol=5, buffer_callback=bufs.append)
+        self.row("W3 encode", "pickle5-oob",
+                 lambda: pickle.dumps(lst, protocol=5, buffer_callback=[].append), "pickle5-oob")
+        self.row("W3 decode", "pickle5-oob", lambda: pickle.loads(head, buffers=bufs),
+                 "pickle5-oob")
+        self.flush()
 
     # W4 -------------------------------------------------------------------------------
     def w4(self, nbytes):
@@ -535,6 +594,7 @@ class _Run:
             self.target_below(r, 1e-4, "<= 0.1 ms")
             self.row(wl, name + " frame", lambda m=m: m.chunks(frame), base, check=chunks_ok,
                      note="chunks(frame bytes)")
+        self.flush()
 
         # the receiver: chunks arrive as bytes, in any order; the count is known at the end
         wl = f"W4 {size} reassemble + decode"
@@ -560,8 +620,10 @@ class _Run:
                              note="np.empty + one copy per chunk, arrival order")
         once = self.row(wl, "alloc+copy once", alloc_copy_once, "alloc+copy",
                         note="np.empty + np.copyto of the joined frame")
-        floor = min((r for r in (per_chunk, once) if r is not None), key=lambda r: r.seconds,
-                    default=None)
+
+        def floor():  # the faster of the two copies (known only after timing)
+            alive = [r for r in (per_chunk, once) if self._alive(r)]
+            return min(alive, key=lambda r: r.seconds) if alive else None
         for name, m in self.impls:
             def reassemble(m=m):
                 ra = m.Reassembler(max_size=len(frame) + CHUNK, chunk_size=CHUNK)
@@ -570,8 +632,7 @@ class _Run:
                 return m.unpackb(ra.result(n))
             r = self.row(wl, name, reassemble, "alloc+copy", check=same_array,
                          note="Reassembler.add in arrival order, result(n), unpackb")
-            if floor is not None:
-                self.target_ratio(r, floor, 1.2, f"{floor.impl}")
+            self.target_ratio(r, floor, 1.2, lambda: floor().impl)
         if p.rpc:
             def hypha():
                 cache = {}
@@ -588,6 +649,7 @@ class _Run:
                 return _from_tree(p.msgpack.unpackb(b"".join(cache[i] for i in range(n))))
             self.row(wl, "msgpack", mp, "alloc+copy", check=same_array,
                      note="b''.join + unpackb + np.frombuffer")
+        self.flush()
 
     # ----------------------------------------------------------------------------------
     def summary(self):
@@ -614,16 +676,28 @@ def run(args) -> Section:
     steps = [(f"W1 {s // MiB} MiB", lambda s=s: r.w1(s)) for s in sizes]
     steps += [("W1 memory", lambda: r.w1_memory(sizes[-1])), ("W2", r.w2), ("W3", r.w3),
               ("W4", lambda: r.w4(64 * MiB))]
+    load0 = _loadavg()
     for label, step in steps:
         try:
             step()
+            r.flush()
         except Exception as exc:  # never crash the whole report for one workload
+            r.pending, r.after = [], []
             r.notes.append(f"- {label}: failed: {type(exc).__name__}: {exc}")
         gc.collect()
     notes = [f"implementations: {', '.join(n for n, _ in r.impls)}; repeat={r.repeat}"
-             f"{' (--quick)' if r.quick else ''}; timings are medians"] + r.notes + r.summary()
+             f"{' (--quick)' if r.quick else ''}; times are medians of interleaved rounds; "
+             f"machine: {os.cpu_count()} CPUs, load average {load0} at start, "
+             f"{_loadavg()} at end (a busy machine slows every row)"] + r.notes + r.summary()
     notes.append(f"\n(core section took {time.perf_counter() - t0:.1f} s)")
     return Section("core: W1-W4 (issue 2)", r.rows, notes)
+
+
+def _loadavg():
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 # --- memory child process -----------------------------------------------------------------

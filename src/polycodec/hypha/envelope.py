@@ -147,9 +147,12 @@ def parse_extra(buf, offset, *, options_for=None, max_size=polycodec.spec.DEFAUL
         except Exception as exc:
             if not capture:
                 raise
-            # the value's end is unknown now: nothing after it can be trusted either
             out[key] = CapturedError(exc)
-            return out
+            try:   # a hook or codec failed: find the value's end with plain decoding
+                _, pos = polycodec.unpack_from(mv, pos, max_size=max_size, strict_map_key=False)
+            except Exception:
+                return out   # the bytes are bad: nothing after this value can be read
+            continue
         out[key] = value
     if pos != len(mv):
         raise DecodeError(f"frame: {len(mv) - pos} bytes after extra", pos)

@@ -28,7 +28,9 @@ def find_python() -> str | None:
         return env if os.path.exists(env) else None
     root = Path(__file__).resolve().parents[3]
     for cand in (root / ".ci" / "hypha-venv" / "bin" / "python", Path(FALLBACK_PYTHON)):
-        if cand.exists():
+        venv = cand.parent.parent
+        # a venv still being created (or without the server) does not count
+        if cand.exists() and any(venv.glob("lib/python*/site-packages/hypha/server.py")):
             return str(cand)
     return None
 

@@ -126,7 +126,10 @@ class SocketsClient:
         items = [_endpoint(o) for o in self._pages(self.route("all_endpoints"))]
         if socket is None:
             return items
-        return [e for e in items if e.socket == socket]
+        # The emulator names the owner; otherwise fall back to the name prefix (ambiguous only
+        # when socket names themselves contain '/').
+        return [e for e in items
+                if (e.socket == socket if e.socket is not None else e.name.startswith(socket + "/"))]
 
     def get_endpoint(self, socket, endpoint):
         return _endpoint(self._request("GET", self.route("socket_endpoint", socket, endpoint)))

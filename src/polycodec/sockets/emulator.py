@@ -163,8 +163,8 @@ class Emulator:
             raise HTTPProblem(400, f"socket {name!r} already exists", [Problem("$.name", "exists")])
         try:
             doc = self.fetch(url)
-        except HTTPProblem as e:
-            raise e
+        except HTTPProblem:
+            raise  # a refused URL is bad input
         except Exception as e:  # any fetch failure: the socket is kept with status error
             doc, error = None, f"could not fetch {url}: {e}"
         else:

@@ -83,14 +83,14 @@ def _expect(value, kind, path, problems, what):
 _KINDS = {dict: "an object", list: "an array", str: "a string"}
 
 
-def read_endpoints(value, problems, path="$.endpoints"):
-    """Endpoints from a JSON string, a native dict or a list of Endpoint models."""
+def read_endpoints(value, problems, path="$.endpoints", models_ok=True):
+    """Endpoints from a JSON string, a native dict or (models_ok) a list of Endpoint models."""
     if value is None:
         return []
     value = _decoded(value, path, problems)
     if value is None:
         return []
-    if isinstance(value, (list, tuple)) and all(isinstance(e, Endpoint) for e in value):
+    if models_ok and isinstance(value, (list, tuple)) and all(isinstance(e, Endpoint) for e in value):
         return list(value)
     if not _expect(value, dict, path, problems, "endpoints"):
         return []
@@ -120,8 +120,8 @@ def read_endpoints(value, problems, path="$.endpoints"):
     return endpoints
 
 
-def read_dependencies(value, problems, path="$.dependencies"):
-    """Dependencies from a JSON string, a native list of dicts, or a list of models."""
+def read_dependencies(value, problems, path="$.dependencies", models_ok=True):
+    """Dependencies from a JSON string, a native list of dicts, or (models_ok) models."""
     if value is None:
         return []
     value = _decoded(value, path, problems)
@@ -132,7 +132,7 @@ def read_dependencies(value, problems, path="$.dependencies"):
     deps = []
     for i, raw in enumerate(value):
         d_path = f"{path}[{i}]"
-        if isinstance(raw, (ScriptDependency, ClassDependency)):
+        if models_ok and isinstance(raw, (ScriptDependency, ClassDependency)):
             deps.append(raw)
             continue
         if not _expect(raw, dict, d_path, problems, "a dependency"):
@@ -209,8 +209,8 @@ def read_socket(data, problems):
     if data.get("links") is not None and _expect(data["links"], dict, "$.links", problems, "links"):
         extra["links"] = data["links"]
     socket = CustomSocket(name, description=desc, **extra)
-    socket.endpoints = read_endpoints(data.get("endpoints"), problems)
-    socket.dependencies = read_dependencies(data.get("dependencies"), problems)
+    socket.endpoints = read_endpoints(data.get("endpoints"), problems, models_ok=False)
+    socket.dependencies = read_dependencies(data.get("dependencies"), problems, models_ok=False)
     return socket
 
 

@@ -1,0 +1,549 @@
+"""Execute batching: many records -> v4 batches, bounded concurrency, in-order merge.
+
+Input forms (`inputs`):
+  list of dicts (records) | table `[[header...], [row...], ...]` | dict of columns (lists or
+  1-D numpy arrays) | numpy structured array | 2-D numpy array with `columns=[...]` |
+  pandas DataFrame | any iterator of dicts (streamed; pass `total=` for a progress bar).
+Each batch is encoded once, in table form by default (`form="records"` for a list of dicts per
+batch). Batches run on `concurrency` threads over one pooled connection set, or on any
+`concurrent.futures.Executor` / dask `distributed.Client` given as `executor=`. At most `window`
+(default 2 x concurrency) batches are in flight or waiting to be merged, so an iterator input is
+held in memory only `window x batch_size` records at a time.
+The result has exactly one entry per input record, in input order: its outputs, or the error
+of the batch that carried it (after retries). Nothing is dropped or duplicated.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from operator import itemgetter
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional
+
+from . import bodies, tables
+from . import uri as _uri
+from .client import _encode
+from ..errors import EncodeError
+from .errors import BatchError, HybridApiError, HybridSdkError
+from .transport import worker_transport
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover
+    np = None
+
+FORMS = ("table", "records")
+
+
+# ---- results ------------------------------------------------------------------------------
+@dataclass
+class BatchOutcome:
+    """One batch: records [start, start + count). `error` is None when it succeeded."""
+
+    index: int
+    start: int
+    count: int
+    outputs: Optional[list] = None
+    warnings: Optional[list] = None
+    errors: Optional[list] = None          # the runner's per-record errors (e.g. validation)
+    process_time: Optional[list] = None
+    error: Optional[dict] = None           # the batch failed: status, message, attempts
+    attempts: int = 0
+    seconds: float = 0.0
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class RecordResult:
+    index: int
+    outputs: Any
+    error: Optional[dict]
+    warnings: Any = None
+    service_errors: Any = None
+
+    @property
+    def ok(self):
+        return self.error is None
+
+
+class BatchResult:
+    """Per input record, in input order: `outputs[i]` (None if failed) and `errors[i]`
+    (None if it succeeded, else the failed batch's error dict)."""
+
+    def __init__(self):
+        self.outputs: list = []
+        self.errors: list = []
+        self.warnings: list = []
+        self.service_errors: list = []
+        self.process_time: list = []
+        self.batches: list = []             # BatchOutcome without the per-record lists
+        self.seconds = 0.0
+
+    def add(self, outcome: BatchOutcome):
+        n = outcome.count
+        if outcome.ok:
+            self.outputs.extend(outcome.outputs)
+            self.errors.extend([None] * n)
+            for name, values in (("warnings", outcome.warnings), ("service_errors", outcome.errors),
+                                 ("process_time", outcome.process_time)):
+                getattr(self, name).extend(values if values is not None and len(values) == n
+                                           else [None] * n)
+        else:
+            self.outputs.extend([None] * n)
+            self.errors.extend([outcome.error] * n)
+            for name in ("warnings", "service_errors", "process_time"):
+                getattr(self, name).extend([None] * n)
+        self.batches.append(BatchOutcome(outcome.index, outcome.start, n, error=outcome.error,
+                                         attempts=outcome.attempts, seconds=outcome.seconds))
+
+    def __len__(self):
+        return len(self.outputs)
+
+    def __iter__(self):
+        for i, (out, err) in enumerate(zip(self.outputs, self.errors)):
+            yield RecordResult(i, out, err, self.warnings[i], self.service_errors[i])
+
+    def __getitem__(self, i):
+        return RecordResult(i, self.outputs[i], self.errors[i], self.warnings[i],
+                            self.service_errors[i])
+
+    @property
+    def ok(self) -> bool:
+        return all(b.ok for b in self.batches)
+
+    @property
+    def failed(self) -> list:
+        """Indexes of the input records whose batch failed."""
+        return [i for i, e in enumerate(self.errors) if e is not None]
+
+    @property
+    def attempts(self) -> int:
+        return sum(b.attempts for b in self.batches)
+
+    @property
+    def data(self) -> dict:
+        """The merged v4-like response: `{outputs, process_time, warnings, errors, ...}`."""
+        return {"outputs": self.outputs, "process_time": self.process_time,
+                "warnings": self.warnings, "errors": self.service_errors,
+                "failures": self.errors}
+
+    def raise_for_errors(self):
+        if not self.ok:
+            first = next(b for b in self.batches if not b.ok)
+            raise BatchError(f"{len(self.failed)} of {len(self)} records failed; first: "
+                             f"{first.error.get('message')}", result=self, error=first.error)
+        return self
+
+    def to_pandas(self):
+        import pandas as pd
+        return pd.DataFrame([o if isinstance(o, dict) else {} for o in self.outputs])
+
+    def __repr__(self):
+        return (f"BatchResult(records={len(self)}, batches={len(self.batches)}, "
+                f"failed={len(self.failed)}, seconds={self.seconds:.3f})")
+
+
+# ---- input sources: yield (start, count, inputs_json_bytes) --------------------------------
+def _is_dataframe(obj):
+    return hasattr(obj, "columns") and hasattr(obj, "dtypes") and hasattr(obj, "iloc")
+
+
+def _batches_of(seq, size):
+    for start in range(0, len(seq), size):
+        yield start, seq[start:start + size]
+
+
+def _records_batch(recs, start, form, nan):
+    kinds = set(map(type, recs))
+    if kinds != {dict}:
+        bad = next(i for i, r in enumerate(recs) if not isinstance(r, dict))
+        raise HybridSdkError(f"inputs[{start + bad}] is a {type(recs[bad]).__name__}; "
+                             "a list of records must hold dicts only")
+    try:
+        if form == "table":
+            header = tuple(recs[0])
+            # same key count + every header key present = same keys; itemgetter puts each
+            # record's values in header order whatever its own key order
+            if header and set(map(len, recs)) == {len(header)}:
+                try:
+                    table = [header]
+                    table.extend(map(itemgetter(*header), recs) if len(header) > 1
+                                 else ((r[header[0]],) for r in recs))
+                    return bodies.dumps(table, nan=nan)
+                except KeyError:
+                    pass                                       # ragged keys
+        return bodies.dumps(recs, nan=nan)                     # ragged keys: records form
+    except EncodeError:
+        for i, rec in enumerate(recs):                         # name the record and field
+            where = bodies.find_nonfinite(rec, f"$.inputs[{start + i}]")
+            if where is not None:
+                raise bodies._nan_error(where) from None
+        raise
+
+
+def _table_batch(header, rows, start, form, nan):
+    lengths = set(map(len, rows))
+    if lengths - {len(header)}:
+        bad = next(i for i, r in enumerate(rows) if len(r) != len(header))
+        raise HybridSdkError(f"table row {start + bad + 1} has {len(rows[bad])} values, the "
+                             f"header has {len(header)}")
+    if form == "records":
+        return bodies.dumps([dict(zip(header, r)) for r in rows], nan=nan)
+    table = [header]
+    table.extend(rows)
+    try:
+        return bodies.dumps(table, nan=nan)
+    except EncodeError:
+        for i, row in enumerate(rows):                         # name the row (1 = first data row)
+            where = bodies.find_nonfinite(list(row), f"$.inputs[{start + i + 1}]")
+            if where is not None:
+                raise bodies._nan_error(where) from None
+        raise
+
+
+def _columns_batch(names, cols, start, stop, form, nan):
+    tokens = [bodies.column_tokens(c[start:stop], n, nan) for n, c in zip(names, cols)]
+    if form == "records":
+        return bodies.columns_records_json(names, tokens)
+    return bodies.columns_table_json(names, tokens)
+
+
+def _as_columns(inputs, columns):
+    """dict of columns / structured array / 2-D array / DataFrame -> (names, cols, n)."""
+    if np is not None and isinstance(inputs, np.ndarray):
+        if inputs.dtype.names:
+            names = list(inputs.dtype.names)
+            cols = [inputs[n] for n in names]
+        elif inputs.ndim == 2:
+            if columns is None or len(columns) != inputs.shape[1]:
+                raise HybridSdkError("a 2-D array needs columns=[...] naming its "
+                                     f"{inputs.shape[1]} columns")
+            names, cols = list(columns), [inputs[:, k] for k in range(inputs.shape[1])]
+        else:
+            raise HybridSdkError("a numpy input must be a structured array or a 2-D array")
+    elif _is_dataframe(inputs):
+        names = [str(c) for c in inputs.columns]
+        cols = [_frame_column(inputs.iloc[:, k]) for k in range(len(names))]
+    else:
+        names = [str(k) for k in inputs]
+        cols = list(inputs.values())
+        for n, c in zip(names, cols):
+            if not (isinstance(c, (list, tuple)) or (np is not None and isinstance(c, np.ndarray))):
+                raise HybridSdkError(f"column {n!r} is a {type(c).__name__}; a dict of columns "
+                                     "needs lists or 1-D arrays (pass one record as a dict "
+                                     "without batching options)")
+    lengths = {len(c) for c in cols}
+    if len(lengths) > 1:
+        raise HybridSdkError("columns have different lengths: "
+                             + ", ".join(f"{n}={len(c)}" for n, c in zip(names, cols)))
+    return names, cols, (lengths.pop() if lengths else 0)
+
+
+def _frame_column(series):
+    arr = series.to_numpy()
+    if arr.dtype.kind == "M":                          # datetimes as ISO strings, NaT as null
+        out = np.datetime_as_string(arr).astype(object)
+        out[np.isnat(arr)] = None
+        return out
+    return arr
+
+
+def make_source(inputs, batch_size, form="table", nan="raise", columns=None, total=None):
+    """(total records or None, iterator of (start, count, inputs JSON bytes))."""
+    if form not in FORMS:
+        raise HybridSdkError(f"form must be one of {FORMS}, not {form!r}")
+    if isinstance(inputs, str):
+        inputs = bodies.loads(inputs)
+    if isinstance(inputs, tuple):
+        inputs = list(inputs)
+    if isinstance(inputs, list):
+        if not inputs:
+            return 0, iter(())
+        first = inputs[0]
+        if isinstance(first, (list, tuple)) and all(isinstance(h, str) for h in first):
+            header, rows = list(first), inputs[1:]
+            gen = ((s, len(part), _table_batch(header, part, s, form, nan))
+                   for s, part in _batches_of(rows, batch_size))
+            return len(rows), gen
+        gen = ((s, len(part), _records_batch(part, s, form, nan))
+               for s, part in _batches_of(inputs, batch_size))
+        return len(inputs), gen
+    if isinstance(inputs, dict) or _is_dataframe(inputs) or (
+            np is not None and isinstance(inputs, np.ndarray)):
+        names, cols, n = _as_columns(inputs, columns)
+        gen = ((s, min(batch_size, n - s), _columns_batch(names, cols, s, s + batch_size, form, nan))
+               for s in range(0, n, batch_size))
+        return n, gen
+    if hasattr(inputs, "__iter__"):
+        return total, _stream(iter(inputs), batch_size, form, nan)
+    raise HybridSdkError(f"cannot batch inputs of type {type(inputs).__name__}")
+
+
+def _stream(it: Iterator, batch_size, form, nan):
+    start = 0
+    while True:
+        part = list(itertools.islice(it, batch_size))   # pulled only when a slot is free
+        if not part:
+            return
+        yield start, len(part), _records_batch(part, start, form, nan)
+        start += len(part)
+
+
+# ---- one batch ----------------------------------------------------------------------------
+@dataclass
+class BatchTask:
+    """Everything a worker (thread, process, dask) needs to run one batch. Picklable."""
+
+    index: int
+    start: int
+    count: int
+    url: str
+    body: bytes
+    headers: dict
+    config: Any
+
+
+def _body(inputs_json: bytes, meta_json: bytes) -> bytes:
+    if meta_json == b"{}":
+        return b'{"inputs":' + inputs_json + b"}"
+    return b'{"inputs":' + inputs_json + b"," + meta_json[1:]
+
+
+def _table_outputs(outputs, count):
+    """Runners may answer a table-form request with table-form outputs: turn into records."""
+    if (isinstance(outputs, list) and len(outputs) == count + 1 and count > 0
+            and isinstance(outputs[0], list) and all(isinstance(h, str) for h in outputs[0])
+            and all(isinstance(r, list) for r in outputs[1:])):
+        head = outputs[0]
+        return [dict(zip(head, r)) for r in outputs[1:]]
+    return outputs
+
+
+def _outcome(task: BatchTask, response=None, exc=None, t0=0.0) -> BatchOutcome:
+    out = BatchOutcome(task.index, task.start, task.count, seconds=time.perf_counter() - t0)
+    if exc is not None:
+        out.error = _error_dict(exc, task)
+        out.attempts = getattr(exc, "attempts", 1)
+        return out
+    out.attempts = response.attempts
+    data = response.data
+    outputs = _table_outputs(data.get("outputs"), task.count) if isinstance(data, dict) else None
+    if not isinstance(outputs, list) or len(outputs) != task.count:
+        got = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
+        out.error = {"status": response.status, "message": f"runner returned {got} outputs "
+                     f"for {task.count} inputs", "batch": task.index, "attempts": out.attempts}
+        return out
+    out.outputs = outputs
+    for name in ("warnings", "errors", "process_time"):
+        setattr(out, name, data.get(name))
+    out.meta = {k: v for k, v in data.items() if k not in tables.V4_PER_RECORD}
+    return out
+
+
+def _error_dict(exc, task):
+    if isinstance(exc, HybridApiError):
+        d = exc.to_dict()
+    else:
+        d = {"status": None, "message": f"{type(exc).__name__}: {exc}"}
+    d["batch"] = task.index
+    return d
+
+
+def run_batch(transport, task: BatchTask) -> BatchOutcome:
+    t0 = time.perf_counter()
+    try:
+        request = transport.build("POST", task.url, content=task.body, headers=task.headers)
+        response = transport.send(request)
+    except Exception as exc:      # every failure becomes this batch's error, never a lost record
+        return _outcome(task, exc=exc, t0=t0)
+    return _outcome(task, response=response, t0=t0)
+
+
+def run_batch_task(task: BatchTask) -> BatchOutcome:
+    """Entry point for executor= workers: a pooled client per worker process."""
+    return run_batch(worker_transport(task.config), task)
+
+
+async def arun_batch(transport, task: BatchTask) -> BatchOutcome:
+    t0 = time.perf_counter()
+    try:
+        request = transport.build("POST", task.url, content=task.body, headers=task.headers)
+        response = await transport.send(request)
+    except Exception as exc:
+        return _outcome(task, exc=exc, t0=t0)
+    return _outcome(task, response=response, t0=t0)
+
+
+# ---- planning -----------------------------------------------------------------------------
+def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None, encoding=None,
+          columns=None, total=None, window=None, nan=None, lost_options=None, extras=None,
+          **options):
+    batch_size = tables.DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+    concurrency = tables.DEFAULT_CONCURRENCY if concurrency is None else concurrency
+    for name, value in (("batch_size", batch_size), ("concurrency", concurrency)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise HybridSdkError(f"{name} must be a positive integer, got {value!r}")
+    window = 2 * concurrency if window is None else window
+    if isinstance(window, bool) or not isinstance(window, int) or window < concurrency:
+        raise HybridSdkError(f"window must be an integer >= concurrency, got {window!r}")
+    config = services.config
+    params = _uri.validate(uri)
+    if params.proxy:
+        raise HybridSdkError("a proxy URI cannot be batched (a v4 body has no locator for it)")
+    opts = services._options(options)
+    services.check_lost(opts, lost_options)
+    meta = {**bodies.v4_meta(params, opts), **(extras or {})}
+    nan = bodies.check_nan_policy(nan or config.nan)
+    meta_json = bodies.dumps(meta, nan=nan)
+    url = config.base_url + _uri.v4_path(params, config.tenant)
+    _, headers = _encode(b"", encoding, config.compress_level)
+    n, source = make_source(inputs, batch_size, form or "table", nan, columns, total)
+
+    def tasks():
+        for index, (start, count, inputs_json) in enumerate(source):
+            body, _ = _encode(_body(inputs_json, meta_json), encoding, config.compress_level)
+            yield BatchTask(index, start, count, url, body, headers, config)
+    return n, tasks(), concurrency, window
+
+
+class _Progress:
+    def __init__(self, progress, total):
+        self.callback, self.bar, self.done = None, None, 0
+        if progress is True or progress == "tqdm":
+            try:
+                from tqdm.auto import tqdm
+            except ImportError as exc:
+                raise HybridSdkError("progress=True needs tqdm (pip install tqdm)") from exc
+            self.bar = tqdm(total=total, unit="rec", desc="hybrid execute")
+        elif callable(progress):
+            self.callback = progress
+        elif progress not in (None, False):
+            raise HybridSdkError("progress must be True, 'tqdm' or a callable(done, total)")
+        self.total = total
+
+    def update(self, outcome):
+        self.done += outcome.count
+        if self.bar is not None:
+            self.bar.update(outcome.count)
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _executor_of(executor):
+    """A concurrent.futures.Executor, or a dask distributed.Client (its executor view)."""
+    if executor is None or hasattr(executor, "submit") and not hasattr(executor, "get_executor"):
+        return executor
+    return executor.get_executor(pure=False)
+
+
+# ---- sync driver --------------------------------------------------------------------------
+def iter_batches(services, uri, inputs, *, executor=None, raise_on_error=False, progress=None,
+                 **options) -> Iterator[BatchOutcome]:
+    """BatchOutcome per batch, in input order, while later batches are still running."""
+    n, tasks, concurrency, window = _plan(services, uri, inputs, **options)
+    bar = _Progress(progress, n)
+    transport = services._transport
+    if executor is not None:
+        pool, own = _executor_of(executor), False
+        submit = lambda t: pool.submit(run_batch_task, t)     # noqa: E731
+    else:
+        pool, own = ThreadPoolExecutor(concurrency, thread_name_prefix="hybrid-batch"), True
+        submit = lambda t: pool.submit(run_batch, transport, t)   # noqa: E731
+    pending: deque = deque()
+    try:
+        while True:
+            while len(pending) < window:
+                task = next(tasks, None)
+                if task is None:
+                    break
+                pending.append(submit(task))
+            if not pending:
+                return
+            outcome = pending.popleft().result()
+            bar.update(outcome)
+            if raise_on_error and not outcome.ok:
+                raise BatchError(f"batch {outcome.index} (records {outcome.start}.."
+                                 f"{outcome.start + outcome.count - 1}) failed: "
+                                 f"{outcome.error.get('message')}", error=outcome.error)
+            yield outcome
+    finally:
+        for fut in pending:
+            fut.cancel()
+        bar.close()
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def execute_batches(services, uri, inputs, *, raise_on_error=False, **options) -> BatchResult:
+    result = BatchResult()
+    t0 = time.perf_counter()
+    try:
+        for outcome in iter_batches(services, uri, inputs, raise_on_error=raise_on_error,
+                                    **options):
+            result.add(outcome)
+    except BatchError as err:
+        err.result = result
+        raise
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+# ---- async driver -------------------------------------------------------------------------
+async def aiter_batches(services, uri, inputs, *, raise_on_error=False, progress=None,
+                        executor=None, **options):
+    if executor is not None:
+        raise HybridSdkError("executor= is for the sync client; the async client runs batches "
+                             "on its event loop")
+    n, tasks, concurrency, window = _plan(services, uri, inputs, **options)
+    bar = _Progress(progress, n)
+    transport = services._transport
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(task):
+        async with gate:
+            return await arun_batch(transport, task)
+
+    pending: deque = deque()
+    try:
+        while True:
+            while len(pending) < window:
+                task = next(tasks, None)
+                if task is None:
+                    break
+                pending.append(asyncio.ensure_future(one(task)))
+            if not pending:
+                return
+            outcome = await pending.popleft()
+            bar.update(outcome)
+            if raise_on_error and not outcome.ok:
+                raise BatchError(f"batch {outcome.index} failed: {outcome.error.get('message')}",
+                                 error=outcome.error)
+            yield outcome
+    finally:
+        for fut in pending:
+            fut.cancel()
+        bar.close()
+
+
+async def aexecute_batches(services, uri, inputs, **options) -> BatchResult:
+    result = BatchResult()
+    t0 = time.perf_counter()
+    try:
+        async for outcome in aiter_batches(services, uri, inputs, **options):
+            result.add(outcome)
+    except BatchError as err:
+        err.result = result
+        raise
+    result.seconds = time.perf_counter() - t0
+    return result

@@ -1,0 +1,43 @@
+"""Fixtures for the Hybrid Runner tests: an in-process emulator with a numeric service."""
+from __future__ import annotations
+
+import pytest
+
+from polycodec.hybrid import Client, emulated
+from polycodec.hybrid.emulator import Emulator
+
+TENANT = "my-tenant"
+N_INPUTS = 4
+
+
+def expected(record):
+    """What the numeric demo service computes (independent of the emulator's code path)."""
+    xs = [record.get(f"x{i}", 0) for i in range(N_INPUTS)]
+    return {"total": sum(xs), "weighted": sum((i + 1) * x for i, x in enumerate(xs))}
+
+
+@pytest.fixture
+def emu():
+    with Emulator(record=200) as e:
+        yield e
+
+
+@pytest.fixture
+def svc(emu):
+    return emu.upload_zip(TENANT, emulated.make_zip(emulated.numeric_definition(N_INPUTS)))
+
+
+@pytest.fixture
+def client(emu, svc):
+    with Client(base_url=emu.url, tenant=TENANT, token="open", retry_interval=0.01) as c:
+        yield c
+
+
+@pytest.fixture
+def cspark_wasm():
+    try:
+        import cspark.wasm as wasm
+    except ImportError:
+        from tests.conftest import missing
+        missing("cspark==0.3.3 (test extra)")
+    return wasm
