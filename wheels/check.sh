@@ -53,7 +53,7 @@ PY
 # --- a fresh venv with the wheel and the core tests' peers ----------------------------------
 "$PY" -m venv "$TMP/venv"
 VPY="$TMP/venv/bin/python"
-"$VPY" -m pip install -q "$wheel" pytest hypothesis msgpack "hypha-rpc==0.21.47"
+"$VPY" -m pip install -q "$wheel" pytest pytest-timeout hypothesis msgpack "hypha-rpc==0.21.47"
 say "installed the wheel into a fresh venv"
 
 # The tests, copied away from the source tree: only tests/ is importable there, not src/.
@@ -80,5 +80,5 @@ if polycodec.IMPLEMENTATION != "cython":
     sys.exit("wheels: the installed wheel does not load its compiled core")
 PY
 POLYCODEC_REQUIRE_EXT=1 "$VPY" -m pytest tests/core tests/golden -q -p no:cacheprovider \
-  -c pytest.ini --rootdir . -x
+  -c pytest.ini --rootdir .
 say "core tests passed against the installed wheel"

@@ -289,9 +289,9 @@ cdef class Packer:
         if PyDict_Check(obj):
             # subclasses (OrderedDict, attribute dicts) iterate in their own order
             return self._dict(obj if type(obj) is dict else dict(obj), depth)
-        if PyTuple_Check(obj) or type(obj) is list:
+        if PyTuple_Check(obj):
             return self._seq(obj, depth)
-        if PyList_Check(obj):   # the reference tries codecs on list subclasses first
+        if PyList_Check(obj):   # the reference tries codecs before its list branch
             if self.encoders and self._codec(obj, depth):
                 return 0
             return self._seq(obj, depth)

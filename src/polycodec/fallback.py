@@ -47,9 +47,9 @@ class _Encoder:
             return memoryview(obj) if len(obj) >= self.min_oob else obj
         if depth >= self.max_depth:
             raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
-        if isinstance(obj, tuple) or type(obj) is list:
+        if isinstance(obj, tuple):
             return self.enc_seq(obj, depth)
-        if isinstance(obj, list):   # the reference tries codecs on list subclasses first
+        if isinstance(obj, list):   # the reference tries codecs before its list branch
             done, out = self.enc_codec(obj, depth)
             return out if done else self.enc_seq(obj, depth)
         if isinstance(obj, dict):

@@ -15,8 +15,8 @@ MIN_OOB = spec.DEFAULT_MIN_OOB
 
 def u8(buf) -> np.ndarray:
     """A uint8 array over a buffer's memory (no copy) for np.shares_memory."""
-    return np.frombuffer(memoryview(buf).cast("B") if memoryview(buf).ndim != 1
-                         or memoryview(buf).format != "B" else buf, dtype=np.uint8)
+    mv = memoryview(buf)
+    return np.frombuffer(mv if (mv.ndim == 1 and mv.format == "B") else mv.cast("B"), np.uint8)
 
 
 def big(dtype="float32", n=MIN_OOB):

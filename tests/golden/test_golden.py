@@ -97,6 +97,9 @@ def test_regenerating_gives_the_committed_vectors(tmp_path):
     from tests.golden.make_golden import generate
 
     index = generate(str(tmp_path))
-    assert index == _index()
+    committed = _index()
+    # msgpack's own version may differ between machines; its bytes for these values do not
+    index.pop("msgpack"), committed.pop("msgpack")
+    assert index == committed
     for name in index["cases"]:
         assert (tmp_path / f"{name}.msgpack").read_bytes() == golden(name), name

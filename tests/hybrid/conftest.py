@@ -5,6 +5,7 @@ import pytest
 
 from polycodec.hybrid import Client, emulated
 from polycodec.hybrid.emulator import Emulator
+from polycodec.hybrid.testing import hybrid_emulator  # noqa: F401 - the public fixture
 
 TENANT = "my-tenant"
 N_INPUTS = 4

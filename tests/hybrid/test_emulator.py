@@ -143,3 +143,10 @@ def test_cli_subprocess_with_demo_service_and_faults():
         stats = httpx.get(url + "/_emulator/stats").json()
         assert stats["faults"].get("500", 0) > 0
     assert proc.poll() is not None                     # stopped, no leftover process
+
+
+def test_public_fixture(hybrid_emulator):
+    hybrid_emulator.register("t", "f", "s", outputs={"y": "x * 2"}, inputs=["x"])
+    with Hybrid.Client(base_url=hybrid_emulator.url, tenant="t", token="open") as c:
+        assert c.services.execute("f/s", inputs={"x": 21}).data["outputs"] == [{"y": 42}]
+    assert hybrid_emulator.requests[-1]["path"] == "/t/api/v3/folders/f/services/s/execute"

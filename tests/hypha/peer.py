@@ -87,6 +87,12 @@ async def main(argv):
         info = await server.register_service(service_api())
         print("READY", info["id"], flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    elif role == "fan":   # a callback the service calls twice at once with 2 MiB arrays
+        service_id, out_path = argv[3], argv[4]
+        svc = await server.get_service(service_id)
+        result = await svc.fan(lambda a: [float(a[0]), int(a.size)])
+        with open(out_path, "wb") as f:
+            pickle.dump(sc.plain(result), f)
     elif role == "call":
         service_id, out_path = argv[3], argv[4]
         svc = await server.get_service(service_id)

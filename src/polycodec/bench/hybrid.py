@@ -162,8 +162,8 @@ def run(args) -> Section:
     rows = _encoding_rows(repeat, notes)
     n = 100_000
     if quick:
-        configs = [(5000, 1), (5000, 2), (5000, 4), (10000, 2)]
-        tput_repeat, lat = 1, dict(n=16_000, batch_size=1000, levels=[1, 2, 4, 8], repeat=1)
+        configs = [(5000, 2), (5000, 4)]
+        tput_repeat, lat = 1, dict(n=8_000, batch_size=500, levels=[1, 2, 4, 8], repeat=1)
     else:
         configs = [(b, k) for b in (1000, 5000, 20000) for k in (1, 2, 4, 8)]
         tput_repeat, lat = 3, dict(n=40_000, batch_size=1000, levels=[1, 2, 4, 8], repeat=3)
