@@ -305,15 +305,17 @@ cdef class Unpacker:
                 return _build_ndarray(d, start, self.copy, True)
         if _S_RVALUE in d:
             d[_S_RVALUE] = self._plain(d[_S_RVALUE])
+        if decoder is None:
+            if rtype == "set":
+                return _build_set(d, start)
+            if rtype == "orderedmap":
+                return _build_orderedmap(d, start)
+            if rtype == "error":
+                return _build_error(d, start)
+        d[_S_RTYPE] = d.pop(_S_RTYPE)   # last, as hypha-rpc hands it on
         out = d if self.plain_dict else self._wrap(d)
         if decoder is not None:
             return decoder(out)
-        if rtype == "set":
-            return _build_set(out, start)
-        if rtype == "orderedmap":
-            return _build_orderedmap(out, start)
-        if rtype == "error":
-            return _build_error(out, start)
         if self.rtype_hook is not None:
             return self.rtype_hook(out)
         return out

@@ -549,14 +549,16 @@ class _Decoder:
         if not isinstance(rtype, str):
             return out
         decoder = self.decoders.get(rtype)
+        if decoder is None:
+            if rtype == "set":
+                return _common.build_set(out, offset)
+            if rtype == "orderedmap":
+                return _common.build_orderedmap(out, offset)
+            if rtype == "error":
+                return _common.build_error(out, offset)
+        out[RTYPE] = out.pop(RTYPE)   # last, as hypha-rpc hands it on
         if decoder is not None:
             return decoder(out)
-        if rtype == "set":
-            return _common.build_set(out, offset)
-        if rtype == "orderedmap":
-            return _common.build_orderedmap(out, offset)
-        if rtype == "error":
-            return _common.build_error(out, offset)
         if self.rtype_hook is not None:
             return self.rtype_hook(out)
         return out
