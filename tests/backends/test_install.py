@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from polycodec.backends.install import UnmatchedConfigWarning
 from polycodec.backends import (BackendModule, InstallRequest, PayloadError, decode_id,
                                 encode_id, install_request, parse_install_response)
 from polycodec.backends.spec import (API_KEY_RULE, CONFIG_KEYS, DEFAULT_PARTITION, GRAPH_TYPE,
@@ -78,14 +79,13 @@ def test_spec_example_body():
     assert body["partitionId"] == "<title>~<random>"
 
 
-def test_config_for_a_backend_not_installed_is_refused():
-    # the spec page's example pairs demo_yw_backend with a pyrun_backend config: the server
-    # would match nothing and build without it, so the builder says so
-    with pytest.raises(PayloadError) as e:
-        install_request("demo_yw_backend#0.1.1",
-                        {"pyrun_backend": {"build": {"python": "python3.10"}}})
-    (path, msg), = e.value.problems
-    assert path == "backendsConfig['pyrun_backend']" and "exact backend name" in msg
+def test_config_for_a_backend_not_listed_warns_and_is_kept():
+    # the spec page's example pairs demo_yw_backend with a pyrun_backend config: that backend
+    # may come in as a dependency (resolved by the server), so the body keeps it, with a warning
+    config = {"pyrun_backend": {"build": {"python": "python3.10", "modules": "numpy"}}}
+    with pytest.warns(UnmatchedConfigWarning, match=r"backendsConfig\['pyrun_backend'\].*exact backend name"):
+        body = install_request("demo_yw_backend#0.1.1", config)
+    assert body["backendsConfig"] == config
 
 
 def test_partition_defaults_to_default():
@@ -141,7 +141,6 @@ def test_unknown_config_key_refused():
 
 
 @pytest.mark.parametrize("configs,path_end,words", [
-    ({"other": {"build": {}}}, "['other']", "exact backend name"),
     ({"pyrun_backend#0.1.0": {"build": {}}}, "['pyrun_backend#0.1.0']", "without a version"),
     ({"pyrun_backend": "build"}, "['pyrun_backend']", "must be an object"),
     ({"pyrun_backend": {"build": ["numpy"]}}, ".build", "must be an object"),
@@ -192,10 +191,10 @@ def test_partition_rules(partition):
 
 def test_every_problem_reported_at_once():
     problems = problems_of(modules=["a#^1", "b c#1.0.0", "d#1.0.0", "d#1.0.0"],
-                           configurations={"zz": {"buildArgs": {}}}, partition="")
+                           configurations={"zz#1": {"buildArgs": {}}}, partition="")
     paths = [p for p, _ in problems]
     assert {"modules[0].version", "modules[1].name", "modules[3].name"} <= set(paths)
-    assert "backendsConfig['zz']" in paths and "backendsConfig['zz'].buildArgs" in paths
+    assert "backendsConfig['zz#1']" in paths and "backendsConfig['zz#1'].buildArgs" in paths
     assert "partitionId" in paths
 
 

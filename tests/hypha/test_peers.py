@@ -192,25 +192,5 @@ async def test_spoofed_origin_in_extra_is_refused(hypha_server):
         await attacker.disconnect()
 
 
-def test_unknown_version_refused(monkeypatch):
-    import hypha_rpc
-
-    import polycodec.hypha
-    from hypha_rpc.rpc import RemoteFunction
-
-    original = RemoteFunction.__dict__["__call__"]
-    monkeypatch.setattr(hypha_rpc, "__version__", "0.0.1")
-    with pytest.raises(RuntimeError, match="0.0.1"):
-        polycodec.hypha.accelerate()
-    assert RemoteFunction.__dict__["__call__"] is original
-    with polycodec.hypha.accelerated(force=True):
-        assert RemoteFunction.__dict__["__call__"] is not original
-        assert polycodec.hypha.is_accelerated()
-    assert RemoteFunction.__dict__["__call__"] is original
-    assert not polycodec.hypha.is_accelerated()
-    with pytest.raises(ValueError, match="compression"):
-        polycodec.hypha.accelerate(compression="gzip", force=True)
-
-
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

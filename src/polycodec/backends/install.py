@@ -8,6 +8,7 @@ carrying the fingerprint and bundle path the CDN's loading graph gave).
 from __future__ import annotations
 
 import base64
+import warnings
 from dataclasses import dataclass, field
 
 from .errors import PayloadError
@@ -128,6 +129,14 @@ class BackendModule:
         return {k: entry[k] for k in LOCK_KEYS}
 
 
+def unmatched_configs(configurations, names, path="backendsConfig"):
+    """Configs naming no listed module. Only a warning: a listed module may pull that backend
+    in as a dependency, which the server resolves and this builder cannot see."""
+    return [f"{path}[{name!r}]: no module named {name!r} in this install; configurations "
+            "are matched by exact backend name"
+            for name in configurations if name not in names and "#" not in name]
+
+
 def config_problems(configurations, names, path="backendsConfig"):
     """Rules of the configurations map: {backend name: {"build": {option: string}}}."""
     if not isinstance(configurations, dict):
@@ -135,12 +144,11 @@ def config_problems(configurations, names, path="backendsConfig"):
     p = []
     for name, config in configurations.items():
         where = f"{path}[{name!r}]"
-        if name not in names:
-            hint = ""
-            if isinstance(name, str) and "#" in name:
-                hint = " (configurations are keyed by the bare backend name, without a version)"
-            p.append((where, f"no module named {name!r} in this install; configurations are "
-                             f"matched by exact backend name{hint}"))
+        if not isinstance(name, str) or not name:
+            p.append((where, "a configuration is keyed by a non-empty backend name"))
+        elif "#" in name:
+            p.append((where, "configurations are keyed by the bare backend name, without a "
+                             "version; a versioned key matches no backend"))
         if not isinstance(config, dict):
             p.append((where, f"must be an object, not {type(config).__name__}"))
             continue
@@ -161,6 +169,10 @@ def config_problems(configurations, names, path="backendsConfig"):
                         p.append((f"{where}.{key}.{opt}", f"must be a string (it becomes a build "
                                                           f"argument), not {type(arg).__name__}"))
     return p
+
+
+class UnmatchedConfigWarning(UserWarning):
+    """A configuration names a backend that is not among the listed modules."""
 
 
 @dataclass
@@ -193,6 +205,9 @@ class InstallRequest:
         problems = self.problems()
         if problems:
             raise PayloadError(problems)
+        names = {m.name for m in self.modules}
+        for message in unmatched_configs(self.configurations, names):
+            warnings.warn(message, UnmatchedConfigWarning, stacklevel=3)
         return {
             "graphType": GRAPH_TYPE,
             "lock": [m.lock_entry() for m in self.modules],

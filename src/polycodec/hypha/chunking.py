@@ -183,6 +183,8 @@ class ChunkReceiver:
         up = self._get(key, context)
         slot = (self._owner(context), key)
         self._drop(slot)
+        if not len(up.asm):
+            raise polycodec.DecodeError(f"message_cache: no chunks received for {key}")
         buffer = up.asm.result(len(up.asm))   # a gap makes this raise "incomplete"
         self._dispatch(buffer, context)
 

@@ -1,0 +1,281 @@
+"""Envelope, chunk receiver/sender and accelerate() switches, without a server."""
+from __future__ import annotations
+
+import asyncio
+
+import msgpack
+import numpy as np
+import pytest
+
+import polycodec
+from polycodec.hypha import envelope
+from polycodec.hypha.chunking import ChunkReceiver, ChunkSender, Limits
+from polycodec.spec import CHUNK_SIZE
+
+CTX_A = {"from": "ws-a/alice", "to": "ws-b/bob", "ws": "ws-a", "user": {"id": "alice"}}
+CTX_B = dict(CTX_A, **{"from": "ws-c/carol"})
+
+
+# ------------------------------------------------------------------------------ accelerate
+def test_unknown_version_refused(monkeypatch):
+    import hypha_rpc
+
+    import polycodec.hypha
+    from hypha_rpc.rpc import RemoteFunction
+
+    original = RemoteFunction.__dict__["__call__"]
+    monkeypatch.setattr(hypha_rpc, "__version__", "0.0.1")
+    with pytest.raises(RuntimeError, match="0.0.1"):
+        polycodec.hypha.accelerate()
+    assert RemoteFunction.__dict__["__call__"] is original
+    with polycodec.hypha.accelerated(force=True):
+        assert RemoteFunction.__dict__["__call__"] is not original
+        assert polycodec.hypha.is_accelerated()
+    assert RemoteFunction.__dict__["__call__"] is original
+    assert not polycodec.hypha.is_accelerated()
+    with pytest.raises(ValueError, match="compression"):
+        polycodec.hypha.accelerate(compression="gzip", force=True)
+
+
+# ------------------------------------------------------------------------------- envelope
+@pytest.mark.parametrize("zero_copy", [False, True])
+def test_frame_is_two_msgpack_objects(zero_copy):
+    arr = np.arange(200_000, dtype=np.float32)
+    main = {"type": "method", "from": "w/a", "to": "w/b", "method": "services.s.f"}
+    extra = {"args": [arr, {"k": [1, 2]}], "with_kwargs": True, "promise": "*", "t": 15.0}
+    segs = envelope.pack_frame(main, extra, zero_copy=zero_copy)
+    frame = envelope.join(segs)
+    assert envelope.frame_size(segs) == len(frame)
+    # the stock client's reader sees the same two objects
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=len(frame))
+    unpacker.feed(frame)
+    got_main, got_extra = list(unpacker)
+    assert got_main == main
+    assert got_extra["args"][0]["_rtype"] == "ndarray" and got_extra["t"] == 15.0
+    if zero_copy:   # the array is one of the segments, not a copy
+        assert any(isinstance(s, memoryview) and np.shares_memory(np.asarray(s), arr)
+                   for s in segs)
+    msg, refused = envelope.parse_frame(frame, options_for=lambda k: {})
+    assert refused == []
+    np.testing.assert_array_equal(msg["args"][0], arr)
+
+
+def test_main_only_frame():
+    frame = envelope.join(envelope.pack_frame({"type": "x", "to": "a"}))
+    msg, refused = envelope.parse_frame(frame)
+    assert msg == {"type": "x", "to": "a"} and refused == []
+
+
+def test_extra_cannot_override_trusted_or_main_keys():
+    main = {"type": "method", "from": "ws-a/alice", "to": "ws-b/bob", "ws": "ws-a",
+            "user": {"id": "alice"}, "method": "services.s.f"}
+    extra = {"from": "ws-b/admin", "ws": "ws-b", "user": {"id": "root"}, "method": "other",
+             "ctx": {"user": {"id": "root"}}, "args": [1]}
+    frame = msgpack.packb(main) + msgpack.packb(extra)
+    msg, refused = envelope.parse_frame(frame, default_context={"extra_ctx": 1})
+    assert msg["from"] == "ws-a/alice" and msg["ws"] == "ws-a" and msg["user"] == {"id": "alice"}
+    assert msg["method"] == "services.s.f" and msg["args"] == [1]
+    assert msg["ctx"]["user"] == {"id": "alice"} and msg["ctx"]["extra_ctx"] == 1
+    assert sorted(refused) == ["ctx", "from", "method", "user", "ws"]
+
+
+def test_trusted_context_wins_over_main_for_chunked_messages():
+    main = {"type": "method", "from": "forged/x", "to": "t", "ws": "forged", "user": None,
+            "ctx": {"user": "forged"}}
+    msg, refused = envelope.parse_frame(msgpack.packb(main), trusted=CTX_A, default_context={})
+    for key in envelope.TRUSTED_KEYS:
+        assert msg[key] == CTX_A[key] and msg["ctx"][key] == CTX_A[key]
+    assert refused == ["ctx"]
+
+
+@pytest.mark.parametrize("bad", [b"\x81", b"\x01", b"\x81\xa1a"])
+def test_bad_extra_raises_typed_error(bad):
+    frame = msgpack.packb({"type": "method"}) + bad
+    with pytest.raises(polycodec.DecodeError):
+        envelope.parse_frame(frame)
+
+
+def test_failing_hook_is_captured_and_rest_still_read():
+    frame = msgpack.packb({"type": "method"}) + msgpack.packb(
+        {"args": [{"_rtype": "boom"}], "promise": "*"})
+
+    def hook(d):
+        raise RuntimeError("hook failed")
+
+    def options_for(key):
+        return {"rtype_hook": hook, "capture": True} if key == "args" else {}
+
+    msg, _ = envelope.parse_frame(frame, options_for=options_for)
+    assert isinstance(msg["args"], envelope.CapturedError)
+    assert msg["promise"] == "*"
+
+
+def test_headers_match_msgpack():
+    for n in (0, 15, 16, 255, 256, 65535, 65536):
+        assert envelope.map_header(n) == msgpack.packb({i: 0 for i in range(n)})[:len(
+            envelope.map_header(n))]
+        assert envelope.array_header(n) == msgpack.packb([0] * n)[:len(envelope.array_header(n))]
+        b = bytes(n)
+        assert envelope.bin_header(n) + b == msgpack.packb(b)
+
+
+# ------------------------------------------------------------------------- chunk receiver
+def make_receiver(**limits):
+    got, beats = [], []
+    rx = ChunkReceiver(Limits(**limits), beats.append, lambda buf, ctx: got.append((buf, ctx)))
+    return rx, got, beats
+
+
+def frame_chunks(nbytes):
+    frame = envelope.join(envelope.pack_frame(
+        {"type": "method", "to": "x"},
+        {"args": [np.arange(nbytes // 8, dtype=np.float64)]}))
+    return frame, [bytes(c) for c in polycodec.chunks([frame])]
+
+
+def test_receiver_out_of_order_and_dispatch():
+    rx, got, beats = make_receiver()
+    frame, pieces = frame_chunks(3 * CHUNK_SIZE)
+    rx.create("k", True, context=CTX_A)
+    for i in reversed(range(len(pieces))):
+        rx.set("k", i, pieces[i], True, context=CTX_A)
+    rx.process("k", True, context=CTX_A)
+    (buf, ctx), = got
+    assert bytes(buf) == frame and ctx is CTX_A
+    assert beats == ["k"] * (len(pieces) + 2)   # the caller's session timer is reset
+    assert len(rx) == 0
+
+
+def test_receiver_append_for_old_peers():
+    rx, got, _ = make_receiver()
+    frame, pieces = frame_chunks(2 * CHUNK_SIZE)
+    rx.create("k", context=CTX_A)
+    for p in pieces:
+        rx.append("k", p, context=CTX_A)
+    rx.process("k", context=CTX_A)
+    assert bytes(got[0][0]) == frame
+
+
+def test_uploads_are_scoped_to_their_sender():
+    rx, got, _ = make_receiver()
+    frame, pieces = frame_chunks(2 * CHUNK_SIZE)
+    rx.create("k", context=CTX_A)
+    rx.create("k", context=CTX_B)          # same key, other sender: no collision
+    with pytest.raises(KeyError):
+        rx.remove("nope", context=CTX_B)
+    for i, p in enumerate(pieces):
+        rx.set("k", i, p, context=CTX_A)
+    with pytest.raises(polycodec.DecodeError):
+        rx.process("k", context=CTX_B)     # carol's (empty) upload, not alice's
+    rx.process("k", context=CTX_A)
+    assert bytes(got[0][0]) == frame
+    with pytest.raises(PermissionError):
+        rx.create("z", context=None)
+
+
+def test_receiver_bounds_and_cleanup():
+    rx, got, _ = make_receiver(max_message_size=2 * CHUNK_SIZE, max_uploads_per_peer=2)
+    _, pieces = frame_chunks(4 * CHUNK_SIZE)
+    rx.create("k", context=CTX_A)
+    rx.set("k", 0, pieces[0], context=CTX_A)
+    rx.set("k", 1, pieces[1], context=CTX_A)
+    with pytest.raises(polycodec.DecodeError, match="max_size"):
+        rx.set("k", 2, pieces[2], context=CTX_A)
+    assert len(rx) == 0                      # the oversize upload was removed
+    with pytest.raises(KeyError):
+        rx.set("k", 3, pieces[3], context=CTX_A)
+    rx.create("a", context=CTX_A)
+    rx.create("b", context=CTX_A)
+    with pytest.raises(OverflowError):
+        rx.create("c", context=CTX_A)
+    with pytest.raises(KeyError, match="already exists"):
+        rx.create("a", context=CTX_A)
+    rx.create("a", overwrite=True, context=CTX_A)
+    with pytest.raises(polycodec.DecodeError):
+        rx.set("a", -1, pieces[0], context=CTX_A)
+    with pytest.raises(TypeError):
+        rx.set("b", 0, "text", context=CTX_A)
+    assert got == []
+
+
+async def test_receiver_times_out_partial_upload():
+    rx, got, _ = make_receiver(reassembly_timeout=0.05)
+    _, pieces = frame_chunks(2 * CHUNK_SIZE)
+    rx.create("k", context=CTX_A)
+    rx.set("k", 0, pieces[0], context=CTX_A)
+    await asyncio.sleep(0.2)
+    assert len(rx) == 0
+    with pytest.raises(KeyError):
+        rx.set("k", 1, pieces[1], context=CTX_A)
+
+
+# --------------------------------------------------------------------------- chunk sender
+class FakeCache:
+    """A peer's message_cache behind a loopback: records calls, feeds a real receiver."""
+
+    def __init__(self, rx, api=3, fail_at=None):
+        self.rx, self.api, self.fail_at, self.calls = rx, api, fail_at, []
+        self.in_flight = self.max_in_flight = 0
+
+    def method(self, name):
+        async def call(*args):
+            self.calls.append(name)
+            getattr(self.rx, name)(*args, context=CTX_A)
+        return call
+
+    async def packed(self, fn, segs):
+        """What the RPC layer does with packed args: decode them like a receiver would."""
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.001)
+            args = polycodec.unpackb(envelope.join(segs))
+            if self.fail_at is not None and len(args) == 4 and args[1] == self.fail_at:
+                raise RuntimeError("link down")
+            await fn(*args)
+        finally:
+            self.in_flight -= 1
+
+
+def make_sender(cache):
+    sender = ChunkSender(None, cache.packed)
+    proxy = {n: cache.method(n) for n in ("create", "set", "append", "process", "remove")}
+    sender._builtin["peer"] = (cache.api, proxy)
+    return sender
+
+
+@pytest.mark.parametrize("api", [3, 2])
+async def test_sender_roundtrip_zero_copy_slices(api):
+    rx, got, _ = make_receiver()
+    cache = FakeCache(rx, api)
+    arr = np.arange(40 * CHUNK_SIZE // 8, dtype=np.float64)
+    segs = envelope.pack_frame({"type": "method", "to": "x"}, {"args": [arr]}, zero_copy=True)
+    await make_sender(cache).send(segs, "peer", None)
+    assert bytes(got[0][0]) == envelope.join(segs)
+    if api >= 3:
+        assert 1 < cache.max_in_flight <= 30
+    else:
+        assert "append" in cache.calls and cache.max_in_flight == 1
+    # a slice of the array segment is a view of the array (sent without a copy)
+    pieces = polycodec.chunks(segs)
+    assert any(np.shares_memory(np.asarray(p), arr) for p in pieces)
+
+
+async def test_sender_removes_partial_upload_on_failure():
+    rx, got, _ = make_receiver()
+    cache = FakeCache(rx, fail_at=5)
+    segs = envelope.pack_frame({"type": "method"}, {"args": [bytes(12 * CHUNK_SIZE)]})
+    with pytest.raises(RuntimeError, match="link down"):
+        await make_sender(cache).send(segs, "peer", None)
+    assert cache.calls[-1] == "remove" and len(rx) == 0 and got == []
+
+
+async def test_sender_serializes_messages_of_one_session_key():
+    rx, got, _ = make_receiver()
+    cache = FakeCache(rx)
+    sender = make_sender(cache)
+    frames = [envelope.pack_frame({"type": "method", "n": i}, {"args": [bytes(3 * CHUNK_SIZE)]})
+              for i in range(3)]
+    await asyncio.gather(*(sender.send(f, "peer", "session1") for f in frames))
+    assert sorted(envelope.parse_main(g[0])[0]["n"] for g in got) == [0, 1, 2]
+    assert not sender._locks
