@@ -359,23 +359,11 @@ cdef object _hashable(list key, Py_ssize_t pos):
     return tuple(out)
 
 
-cdef object _as_input(buf):
-    try:
-        mv = memoryview(buf)
-    except TypeError:
-        raise DecodeError(f"cannot read a {type(buf).__name__}: not a buffer") from None
-    if not mv.c_contiguous:
-        raise DecodeError("input buffer is not contiguous")
-    if mv.format != "B" or mv.ndim != 1:
-        mv = mv.cast("B")
-    return mv.toreadonly()
-
-
 def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
                 bint strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
                 int max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    base = _as_input(buf)
+    base = _common.as_input(buf)
     cdef Py_ssize_t size = len(base)
     if offset < 0 or offset > size:
         raise DecodeError(f"offset {offset} outside a buffer of {size} bytes")

@@ -67,6 +67,19 @@ def format_path(parts) -> str:
     return out
 
 
+def as_input(buf):
+    """A read-only 1-D byte view of `buf` (bytes, bytearray, memoryview, numpy array)."""
+    try:
+        mv = memoryview(buf)
+    except TypeError:
+        raise DecodeError(f"cannot read a {type(buf).__name__}: not a buffer") from None
+    if not mv.c_contiguous:
+        raise DecodeError("input buffer is not contiguous")
+    if mv.format != "B" or mv.ndim != 1:
+        mv = mv.cast("B")
+    return mv.toreadonly()
+
+
 def _as_view(value, offset, what):
     """The `_rvalue` of a binary rtype as a 1-D uint8 memoryview (joining a list of pieces)."""
     if isinstance(value, memoryview):

@@ -355,19 +355,6 @@ _FIXED = {  # type byte -> (payload length, unpacker)
 }
 
 
-def _as_input(buf):
-    """A read-only 1-D byte view of `buf` (bytes, bytearray, memoryview, numpy array)."""
-    try:
-        mv = memoryview(buf)
-    except TypeError:
-        raise DecodeError(f"cannot read a {type(buf).__name__}: not a buffer") from None
-    if not mv.c_contiguous:
-        raise DecodeError("input buffer is not contiguous")
-    if mv.format != "B" or mv.ndim != 1:
-        mv = mv.cast("B")
-    return mv.toreadonly()
-
-
 class _Reader:
     """msgpack -> plain tree; bins are `_Bin` views (offset kept for errors)."""
 
@@ -588,7 +575,7 @@ def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=Tru
                 max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
                 rtype_hook=None):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    mv = _as_input(buf)
+    mv = _common.as_input(buf)
     if not 0 <= offset <= len(mv):
         raise DecodeError(f"offset {offset} outside a buffer of {len(mv)} bytes")
     if len(mv) - offset > max_size:
