@@ -54,7 +54,10 @@ def test_echo(benchmark, provider, caller, payload):
         hb._setup(caller)
         server = loop.run_until_complete(hb._connect(url))
         svc = loop.run_until_complete(server.get_service(service_id))
-        back = benchmark(lambda: loop.run_until_complete(svc.echo(value)))
+        async def echo():   # the call must be made inside the running loop
+            return await svc.echo(value)
+
+        back = benchmark(lambda: loop.run_until_complete(echo()))
         if payload == "16MiB":
             assert np.array_equal(back, value)
         else:

@@ -37,6 +37,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyBytes_GET_SIZE(object o)
 
 cdef object _ndarray = np.ndarray
+cdef object _Bin = _common.Bin
 cdef object _generic = np.generic
 cdef object _uint8 = np.uint8
 cdef object _dtype_str = _common.dtype_str
@@ -371,6 +372,8 @@ cdef class Packer:
         return 0
 
     cdef int _other(self, obj, int depth) except -1:
+        if type(obj) is _Bin:
+            return self._plain_bin((<object>obj).data)
         default = self.default
         if default is not None and PyCallable_Check(obj):
             return self._default(obj, depth)
@@ -408,19 +411,23 @@ cdef class Packer:
             raise _Fail(f"default returned the {type(obj).__name__} unchanged")
         return self._pack(out, depth)
 
+    cdef int _plain_bin(self, data) except -1:
+        mv = memoryview(data)
+        cdef Py_ssize_t n = mv.nbytes
+        self._bin_head(n)
+        if mv.c_contiguous:
+            if n >= self.min_oob:
+                return self._oob(mv if (mv.format == "B" and mv.ndim == 1) else mv.cast("B"))
+            return self._bin_from(mv, n)
+        data = mv.tobytes()
+        return self._oob(data) if n >= self.min_oob else self._bin_from(data, n)
+
     cdef int _memoryview(self, obj) except -1:
-        cdef Py_ssize_t n = obj.nbytes
         self._head(0x80, 16, 0xDE, 0xDF, 2)
         self._str(RTYPE)
         self._str("memoryview")
         self._str(RVALUE)
-        self._bin_head(n)
-        if obj.c_contiguous:
-            if n >= self.min_oob:
-                return self._oob(obj if (obj.format == "B" and obj.ndim == 1) else obj.cast("B"))
-            return self._bin_from(obj, n)
-        data = obj.tobytes()
-        return self._oob(data) if n >= self.min_oob else self._bin_from(data, n)
+        return self._plain_bin(obj)
 
     cdef int _ndarray(self, arr) except -1:
         dtype = arr.dtype

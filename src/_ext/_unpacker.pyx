@@ -61,17 +61,7 @@ cdef class Unpacker:
     cdef bint copy
     cdef int max_depth
     cdef int key_kind            # of the last key read: 0 other, 1 _rtype, 2 _rvalue
-
-    def __init__(self, base, dict_type, codecs, rtype_hook, bint strict, bint copy,
-                 int max_depth):
-        self.base = base
-        self.dict_type = dict_type
-        self.plain_dict = dict_type is dict
-        self.decoders = (codecs if codecs is not None else default_registry).decoders
-        self.rtype_hook = rtype_hook
-        self.strict = strict
-        self.copy = copy
-        self.max_depth = max_depth
+    cdef bint bin_views          # plain bins as views of the input instead of bytes
 
     cdef inline int _need(self, Py_ssize_t n, str what) except -1:
         if n > self.end - self.pos:
@@ -108,7 +98,50 @@ cdef class Unpacker:
             ref.offset = start
             ref.length = n
             return ref
+        if self.bin_views:
+            return self.base[start:start + n]
         return PyBytes_FromStringAndSize(<const char*>(self.p + start), n)
+
+    cdef int skip(self, int depth) except -1:
+        """Step over one value, checking only lengths and depth."""
+        self._need(1, "a value")
+        cdef Py_ssize_t start = self.pos
+        cdef unsigned char b = self.p[start]
+        cdef Py_ssize_t n, i
+        self.pos += 1
+        if b <= 0x7F or b >= 0xE0 or b == 0xC0 or b == 0xC2 or b == 0xC3:
+            return 0
+        if b <= 0x9F:
+            n = (b & 0x0F) * (2 if b <= 0x8F else 1)
+        elif b <= 0xBF:
+            n = b & 0x1F
+            self._need(n, "a str")
+            self.pos += n
+            return 0
+        elif 0xC4 <= b <= 0xC6 or 0xD9 <= b <= 0xDB:
+            n = self._len(1 << ((b - 0xC4) if b <= 0xC6 else (b - 0xD9)))
+            self._need(n, "a str or bin")
+            self.pos += n
+            return 0
+        elif b == 0xCA or b == 0xCB or 0xCC <= b <= 0xD3:
+            n = 4 if b == 0xCA else 8 if b == 0xCB else 1 << ((b - 0xCC) & 3)
+            self._need(n, "a number")
+            self.pos += n
+            return 0
+        elif 0xDC <= b <= 0xDF:
+            n = self._len(2 if (b == 0xDC or b == 0xDE) else 4) * (2 if b >= 0xDE else 1)
+        elif (0xC7 <= b <= 0xC9) or (0xD4 <= b <= 0xD8):
+            raise DecodeError(f"msgpack ext type 0x{b:02x} is not supported", start)
+        else:
+            raise DecodeError(f"invalid msgpack type byte 0x{b:02x}", start)
+        if depth >= self.max_depth:
+            raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
+        if n > self.end - self.pos:
+            raise DecodeError(f"truncated input: {n} items need at least {n} bytes, "
+                              f"{self.end - self.pos} remain", self.pos)
+        for i in range(n):
+            self.skip(depth + 1)
+        return 0
 
     cdef object read(self, int depth, bint as_ref):
         """One value. `as_ref`: bins (and bins in an array) stay _BinRef (an `_rvalue`)."""
@@ -359,10 +392,8 @@ cdef object _hashable(list key, Py_ssize_t pos):
     return tuple(out)
 
 
-def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
-                bint strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
-                int max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None):
-    """Decode the object starting at `offset`; returns (value, end_offset)."""
+cdef Unpacker _start(buf, Py_ssize_t offset, max_size):
+    """An Unpacker over `buf` from `offset`; the caller sets the options it needs."""
     base = _common.as_input(buf)
     cdef Py_ssize_t size = len(base)
     if offset < 0 or offset > size:
@@ -370,28 +401,64 @@ def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
     if size - offset > max_size:
         raise DecodeError(f"message of {size - offset} bytes exceeds max_size={max_size}",
                           offset)
-    cdef Unpacker u = Unpacker(base, dict_type, codecs, rtype_hook, strict_map_key, copy,
-                               max_depth)
+    cdef Unpacker u = Unpacker.__new__(Unpacker)
+    u.base = base
+    u.pos = offset
+    u.end = size
+    return u
+
+
+cdef class _Pinned:
+    """Holds the input's buffer (and so its pointer) for the length of one call."""
     cdef Py_buffer view
-    PyObject_GetBuffer(base, &view, PyBUF_SIMPLE)
-    try:
-        u.p = <const unsigned char*>view.buf
-        u.pos = offset
-        u.end = size
-        obj = u.read(0, False)
-        return obj, u.pos
-    finally:
-        PyBuffer_Release(&view)
+
+    def __cinit__(self, Unpacker u):
+        PyObject_GetBuffer(u.base, &self.view, PyBUF_SIMPLE)
+        u.p = <const unsigned char*>self.view.buf
+
+    def __dealloc__(self):
+        PyBuffer_Release(&self.view)
+
+
+def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
+                bint strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
+                int max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
+                bint bin_views=False):
+    """Decode the object starting at `offset`; returns (value, end_offset)."""
+    cdef Unpacker u = _start(buf, offset, max_size)
+    u.dict_type = dict_type
+    u.plain_dict = dict_type is dict
+    u.decoders = (codecs if codecs is not None else default_registry).decoders
+    u.rtype_hook = rtype_hook
+    u.strict = strict_map_key
+    u.copy = copy
+    u.max_depth = max_depth
+    u.bin_views = bin_views
+    pin = _Pinned(u)
+    obj = u.read(0, False)
+    return obj, u.pos
 
 
 def unpackb(buf, *, bint copy=False, dict_type=dict, bint strict_map_key=True,
             max_size=DEFAULT_MAX_SIZE, int max_depth=DEFAULT_MAX_DEPTH, codecs=None,
-            rtype_hook=None):
+            rtype_hook=None, bint bin_views=False):
     """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
     obj, end = unpack_from(buf, 0, copy=copy, dict_type=dict_type,
                            strict_map_key=strict_map_key, max_size=max_size,
-                           max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook)
+                           max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook,
+                           bin_views=bin_views)
     size = memoryview(buf).nbytes
     if end != size:
         raise DecodeError(f"extra data: {size - end} bytes after the object", end)
     return obj
+
+
+def skip(buf, Py_ssize_t offset=0, *, max_size=DEFAULT_MAX_SIZE,
+         int max_depth=DEFAULT_MAX_DEPTH):
+    """End offset of the msgpack object at `offset`, checking only its structure (lengths,
+    depth), not its strings, keys or `_rtype` maps."""
+    cdef Unpacker u = _start(buf, offset, max_size)
+    u.max_depth = max_depth
+    pin = _Pinned(u)
+    u.skip(0)
+    return u.pos

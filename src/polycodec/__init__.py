@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from . import spec
+from ._common import Bin
 from .codecs import CodecRegistry, default_registry, register_codec, unregister_codec
 from .errors import DecodeError, EncodeError, RemoteError
 
@@ -31,6 +32,7 @@ packb = _impl.packb
 pack_segments = _impl.pack_segments
 unpackb = _impl.unpackb
 unpack_from = _impl.unpack_from
+skip = _impl.skip
 encode = _impl.encode
 decode = _impl.decode
 chunks = _impl.chunks
@@ -46,7 +48,7 @@ def implementations() -> dict:
 
 
 __all__ = [
-    "IMPLEMENTATION", "packb", "pack_segments", "unpackb", "unpack_from", "encode", "decode",
+    "IMPLEMENTATION", "packb", "pack_segments", "unpackb", "unpack_from", "skip", "Bin", "encode", "decode",
     "chunks", "Reassembler", "register_codec", "unregister_codec", "CodecRegistry",
     "default_registry", "DecodeError", "EncodeError", "RemoteError", "spec", "implementations",
 ]

@@ -20,6 +20,17 @@ class _Fail(Exception):
         self.parts = []
 
 
+class Bin:
+    """Pack `data` (any contiguous buffer) as a plain msgpack bin, not as `{_rtype:
+    memoryview}`; in pack_segments a large one stays a view. Decodes to bytes (or a view with
+    `bin_views=True`)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
 _DTYPE_STR: dict = {}      # np.dtype -> str(dtype), for dtypes allowed on the wire
 _DTYPE_PARSED: dict = {}   # wire string -> np.dtype
 

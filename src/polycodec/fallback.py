@@ -11,7 +11,7 @@ import struct
 import numpy as np
 
 from . import _common
-from ._common import _Fail
+from ._common import Bin, _Fail
 from .codecs import default_registry
 from .errors import DecodeError, EncodeError
 from .spec import (
@@ -49,6 +49,8 @@ class _Encoder:
             raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
         if isinstance(obj, tuple):
             return self.enc_seq(obj, depth)
+        if type(obj) is Bin:
+            return self.bin_of(obj.data)
         if isinstance(obj, list):   # the reference tries codecs before its list branch
             done, out = self.enc_codec(obj, depth)
             return out if done else self.enc_seq(obj, depth)
@@ -105,6 +107,8 @@ class _Encoder:
         return self.enc(out, depth)
 
     def enc_dict(self, obj, depth):
+        if type(obj) is not dict:
+            obj = dict(obj)   # subclasses in their own order; attribute dicts may shadow .items
         if RINTF in obj and self.default is not None:
             out = self.default(obj)
             if out is not obj:
@@ -358,9 +362,10 @@ _FIXED = {  # type byte -> (payload length, unpacker)
 class _Reader:
     """msgpack -> plain tree; bins are `_Bin` views (offset kept for errors)."""
 
-    __slots__ = ("mv", "pos", "end", "strict", "max_depth")
+    __slots__ = ("mv", "pos", "end", "strict", "max_depth", "skip_only")
 
-    def __init__(self, mv, pos, strict, max_depth):
+    def __init__(self, mv, pos, strict, max_depth, skip_only=False):
+        self.skip_only = skip_only
         self.mv = mv
         self.pos = pos
         self.end = len(mv)
@@ -423,6 +428,8 @@ class _Reader:
         self.need(n, "a str")
         pos = self.pos
         self.pos = pos + n
+        if self.skip_only:
+            return None
         try:
             return str(self.mv[pos:pos + n], "utf-8")
         except UnicodeDecodeError as e:
@@ -444,6 +451,10 @@ class _Reader:
         if depth >= self.max_depth:
             raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
         self.need(2 * n, f"a map of {n} entries")
+        if self.skip_only:
+            for _ in range(2 * n):
+                self.read(depth + 1)
+            return None
         out = _Map()
         out.offset = start
         for _ in range(n):
@@ -492,10 +503,12 @@ class _Decoder:
     """`_rtype` maps -> values. The limits matter for `decode()` of a caller's tree; trees
     from `_Reader` already passed them."""
 
-    __slots__ = ("copy", "dict_type", "decoders", "rtype_hook", "strict", "max_depth")
+    __slots__ = ("copy", "dict_type", "decoders", "rtype_hook", "strict", "max_depth",
+                 "bin_views")
 
     def __init__(self, copy, dict_type, codecs, rtype_hook, strict_map_key=False,
-                 max_depth=2**31):
+                 max_depth=2**31, bin_views=False):
+        self.bin_views = bin_views
         self.copy = copy
         self.dict_type = dict_type
         self.decoders = (codecs if codecs is not None else default_registry).decoders
@@ -505,7 +518,7 @@ class _Decoder:
 
     def dec(self, obj, depth=0):
         if isinstance(obj, _Bin):
-            return obj.view.tobytes()
+            return obj.view if self.bin_views else obj.view.tobytes()
         if isinstance(obj, (bytearray, memoryview)):
             return bytes(obj)
         if isinstance(obj, (list, tuple, dict)) and depth >= self.max_depth:
@@ -571,31 +584,45 @@ def decode(tree, *, copy=False, dict_type=dict, strict_map_key=True, max_size=No
     return _Decoder(copy, dict_type, codecs, rtype_hook, strict_map_key, max_depth).dec(tree)
 
 
-def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=True,
-                max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
-                rtype_hook=None):
-    """Decode the object starting at `offset`; returns (value, end_offset)."""
+def _reader(buf, offset, strict_map_key, max_size, max_depth, skip_only=False):
     mv = _common.as_input(buf)
     if not 0 <= offset <= len(mv):
         raise DecodeError(f"offset {offset} outside a buffer of {len(mv)} bytes")
     if len(mv) - offset > max_size:
         raise DecodeError(f"message of {len(mv) - offset} bytes exceeds max_size={max_size}",
                           offset)
-    reader = _Reader(mv, offset, strict_map_key, max_depth)
+    return _Reader(mv, offset, strict_map_key, max_depth, skip_only)
+
+
+def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=True,
+                max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
+                rtype_hook=None, bin_views=False):
+    """Decode the object starting at `offset`; returns (value, end_offset)."""
+    reader = _reader(buf, offset, strict_map_key, max_size, max_depth)
     tree = reader.read(0)
-    return _Decoder(copy, dict_type, codecs, rtype_hook).dec(tree), reader.pos
+    decoder = _Decoder(copy, dict_type, codecs, rtype_hook, bin_views=bin_views)
+    return decoder.dec(tree), reader.pos
 
 
 def unpackb(buf, *, copy=False, dict_type=dict, strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
-            max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None):
+            max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None, bin_views=False):
     """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
     obj, end = unpack_from(buf, 0, copy=copy, dict_type=dict_type,
                            strict_map_key=strict_map_key, max_size=max_size,
-                           max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook)
+                           max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook,
+                           bin_views=bin_views)
     size = memoryview(buf).nbytes
     if end != size:
         raise DecodeError(f"extra data: {size - end} bytes after the object", end)
     return obj
+
+
+def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH):
+    """End offset of the msgpack object at `offset`, checking only its structure (lengths,
+    depth), not its strings, keys or `_rtype` maps."""
+    reader = _reader(buf, offset, False, max_size, max_depth, skip_only=True)
+    reader.read(0)
+    return reader.pos
 
 
 # ---------------------------------------------------------------------------------- chunks

@@ -449,3 +449,61 @@ def test_thread_safety_smoke(impl):
             got = list(pool.map(run, range(64)))
             for (d, s, total, p, f), (ed, es, etotal, ep, ef) in zip(got, expected):
                 assert d == ed and s == es == ed and total == etotal and p == ep and f == ef
+
+
+# --- Bin, bin_views, skip, attribute dicts (requests of the Hypha layer) -------------------
+def test_bin_packs_a_plain_bin_and_stays_a_view_in_segments(impl):
+    data = np.arange(100_000, dtype=np.uint8)
+    piece = memoryview(data)[10:70_000]
+    segs = impl.pack_segments([1, polycodec.Bin(piece)], min_oob=1024)
+    assert any(isinstance(s, memoryview) and np.shares_memory(np.asarray(s), data) for s in segs)
+    joined = b"".join(bytes(s) for s in segs)
+    assert joined == msgpack.packb([1, piece.tobytes()])
+    assert impl.packb(polycodec.Bin(b"xy")) == msgpack.packb(b"xy")
+    assert impl.unpackb(joined)[1] == piece.tobytes()
+
+
+def test_bin_views_decodes_plain_bins_as_views(impl):
+    frame = impl.packb({"x": b"abc", "y": [1, {"z": b"q" * 300}], "_rvalue": b"r"})
+    out = impl.unpackb(frame, bin_views=True)
+    assert isinstance(out["x"], memoryview) and out["x"].readonly and bytes(out["x"]) == b"abc"
+    z = out["y"][1]["z"]
+    assert isinstance(z, memoryview) and np.shares_memory(np.asarray(z), np.frombuffer(frame, np.uint8))
+    assert impl.unpackb(frame) == {"x": b"abc", "y": [1, {"z": b"q" * 300}], "_rvalue": b"r"}
+
+
+@pytest.mark.parametrize("value", [
+    0, -1, 2**64 - 1, 1.5, "s" * 40, b"b" * 300, [1, [2, [3]]], {"a": {"b": None}},
+    {"x": np.zeros((3, 4), np.float32), "_rtype": "custom"}, {1: 2},
+])
+def test_skip_finds_the_end_without_decoding(impl, value):
+    frame = impl.packb(value, strict_map_key=False)
+    two = frame + impl.packb("next")
+    assert impl.skip(two) == len(frame)
+    assert impl.skip(two, len(frame)) == len(two)
+    with pytest.raises(DecodeError):
+        impl.skip(frame[:-1])
+
+
+def test_skip_steps_over_values_decode_refuses(impl):
+    bad = impl.packb({"_rtype": "ndarray", "_rvalue": b"\0" * 3, "_rshape": [1],
+                      "_rdtype": "no-such-dtype"})
+    with pytest.raises(DecodeError):
+        impl.unpackb(bad)
+    assert impl.skip(bad + b"\xc0") == len(bad)
+
+
+def test_skip_limits(impl):
+    deep = b"\x91" * 300 + b"\xc0"
+    with pytest.raises(DecodeError, match="max_depth"):
+        impl.skip(deep)
+    assert impl.skip(deep, max_depth=400) == len(deep)
+    with pytest.raises(DecodeError):
+        impl.skip(b"\xdd\xff\xff\xff\xff")          # 4 G items declared, none present
+
+
+def test_attribute_dicts_that_shadow_methods(impl):
+    from hypha_rpc.utils import ObjectProxy
+
+    value = {"a": ObjectProxy(items=1, get=2, keys=3)}
+    assert impl.packb(value) == msgpack.packb({"a": {"items": 1, "get": 2, "keys": 3}})

@@ -177,3 +177,47 @@ def test_v3_v4_meta_keys_follow_tables():
     meta4 = bodies.v4_meta(decode("f/s[1.0]"), options)
     assert list(meta4) == [k for k, src in tables.V4_META if src != "uri.version_id"]
     assert meta4["service"] == "f/s[1.0]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80) | st.text(alphabet="nul l,x", max_size=120).map(str.encode))
+def test_has_null_agrees_with_a_plain_search(data):
+    assert bodies.has_null(data) == (b"null" in data)
+    # past the memchr hit limit the numpy search takes over; it must agree too
+    busy = b"l" * 40 + data
+    assert bodies.has_null(busy) == (b"null" in busy)
+
+
+def test_null_from_nan_is_found_among_many_l_characters():
+    recs = [{"label": "all", "level": 1.5} for _ in range(200)]
+    recs[150]["level"] = float("nan")
+    with pytest.raises(EncodeError) as info:
+        list(make_source(recs, 1000)[1])
+    assert info.value.path == "$.inputs[150].level"
+
+
+@pytest.mark.parametrize("form", ["table", "records"])
+def test_numeric_columns_stacked_or_zipped_give_the_reference_json(form):
+    rng = np.random.default_rng(7)
+    same = {f"f{i}": rng.random(9) * 10.0 ** rng.integers(-20, 20, 9) for i in range(3)}
+    mixed = {"i": rng.integers(-2**62, 2**62, 9), **same, "b": rng.random(9) > 0.5}
+    for cols in (same, mixed):
+        records = [dict(zip(cols, row)) for row in zip(*(c.tolist() for c in cols.values()))]
+        _, src = make_source(cols, 4, form)
+        got = [ordered(data) for _, _, data in src]
+        want = [ordered(stdlib([list(cols)] + [list(r.values()) for r in records[s:s + 4]]
+                               if form == "table" else records[s:s + 4]))
+                for s in range(0, 9, 4)]
+        assert got == want                             # JSON-equal: same values, same types
+
+
+def test_nan_in_a_later_column_batch_names_the_record_index():
+    cols = {"a": np.arange(10.0), "b": [1.0] * 7 + [float("inf")] + [1.0] * 2}
+    cols["a"][6] = np.nan
+    with pytest.raises(EncodeError) as info:
+        list(make_source(cols, 4)[1])
+    assert info.value.path == "$.a[6]"                 # index in the input, not in the batch
+    cols["a"][6] = 0.0
+    with pytest.raises(EncodeError) as info:
+        list(make_source(cols, 4)[1])
+    assert info.value.path == "$.b[7]"

@@ -93,10 +93,10 @@ def test_options_a_v4_call_cannot_carry_warn_or_raise(client):
         client.services.execute("bench/score", inputs=recs, echo_inputs=False)  # the default
         client.services.execute("bench/score", inputs=recs, debug_solve=True,
                                 lost_options="ignore")
-    strict = Hybrid.Client(base_url=client.config.full, token="open", lost_options="raise")
-    with pytest.raises(HybridSdkError):
-        strict.services.execute("bench/score", inputs=recs, compiler_type="type1")
-    strict.close()
+    with Hybrid.Client(base_url=client.config.full, token="open",
+                       lost_options="raise") as strict:
+        with pytest.raises(HybridSdkError):
+            strict.services.execute("bench/score", inputs=recs, compiler_type="type1")
 
 
 def test_bad_arguments_are_typed_errors(client):
@@ -124,24 +124,23 @@ def test_api_errors_carry_status_and_body(client, emu):
 
 def test_retries_off_and_on(emu, svc):
     emu.set_faults(rate_500=1.0)
-    off = Hybrid.Client(base_url=emu.url, tenant=TENANT, token="open", max_retries=0)
-    with pytest.raises(HybridApiError) as info:
-        off.services.execute("bench/score", inputs={})
+    with Hybrid.Client(base_url=emu.url, tenant=TENANT, token="open", max_retries=0) as off:
+        with pytest.raises(HybridApiError) as info:
+            off.services.execute("bench/score", inputs={})
     assert info.value.status == 500 and info.value.attempts == 1
-    on = Hybrid.Client(base_url=emu.url, tenant=TENANT, token="open", max_retries=3,
-                       retry_interval=0.001)
-    with pytest.raises(HybridApiError) as info:
-        on.services.execute("bench/score", inputs={})
+    with Hybrid.Client(base_url=emu.url, tenant=TENANT, token="open", max_retries=3,
+                       retry_interval=0.001) as on:
+        with pytest.raises(HybridApiError) as info:
+            on.services.execute("bench/score", inputs={})
     assert info.value.attempts == 4
     assert emu.stats["by_status"]["500"] == 5
-    off.close(), on.close()
 
 
 def test_connection_refused_is_an_api_error_without_status():
-    c = Hybrid.Client(base_url="http://127.0.0.1:9/t", token="open", max_retries=1,
-                      retry_interval=0.001)
-    with pytest.raises(HybridApiError) as info:
-        c.services.execute("f/s", inputs={})
+    with Hybrid.Client(base_url="http://127.0.0.1:9/t", token="open", max_retries=1,
+                       retry_interval=0.001) as c:
+        with pytest.raises(HybridApiError) as info:
+            c.services.execute("f/s", inputs={})
     assert info.value.status is None and info.value.attempts == 2
 
 

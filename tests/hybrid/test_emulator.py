@@ -62,18 +62,18 @@ def test_limits_and_encodings():
 
 
 def test_upload_validation():
-    with Emulator() as emu:
-        c = Hybrid.Client(base_url=emu.url, tenant=TENANT, token="open", max_retries=0)
-        for data, msg in [(b"not a zip", "not a zip"),
-                          (emulated.make_zip({"folder": "f"}), "non-empty string 'service'"),
-                          (emulated.make_zip({"folder": "f", "service": "s",
-                                              "outputs": {"y": "x +"}}), "invalid expression"),
-                          (emulated.make_zip({"folder": "f", "service": "s", "inputs": ["1x"],
-                                              "outputs": {"y": "1"}}), "identifier")]:
+    cases = [(b"not a zip", "not a zip"),
+             (emulated.make_zip({"folder": "f"}), "non-empty string 'service'"),
+             (emulated.make_zip({"folder": "f", "service": "s", "outputs": {"y": "x +"}}),
+              "invalid expression"),
+             (emulated.make_zip({"folder": "f", "service": "s", "inputs": ["1x"],
+                                 "outputs": {"y": "1"}}), "identifier")]
+    with Emulator() as emu, Hybrid.Client(base_url=emu.url, tenant=TENANT, token="open",
+                                          max_retries=0) as c:
+        for data, msg in cases:
             with pytest.raises(Hybrid.HybridApiError) as info:
                 c.services.upload(io.BytesIO(data))
             assert info.value.status == 400 and msg in info.value.body["error"]["message"]
-        c.close()
 
 
 def test_uploaded_module_and_callable_services():
@@ -99,15 +99,14 @@ def test_uploaded_module_and_callable_services():
 def test_auth_required_when_configured():
     with Emulator(token="secret") as emu:
         emu.upload_zip("t", emulated.make_zip(emulated.numeric_definition(1)))
-        bad = Hybrid.Client(base_url=emu.url + "/t", token="wrong", max_retries=0)
-        with pytest.raises(Hybrid.HybridApiError) as info:
-            bad.services.execute("bench/score", inputs={})
+        with Hybrid.Client(base_url=emu.url + "/t", token="wrong", max_retries=0) as bad:
+            with pytest.raises(Hybrid.HybridApiError) as info:
+                bad.services.execute("bench/score", inputs={})
         assert info.value.status == 401
-        good = Hybrid.Client(base_url=emu.url + "/t", token="secret")
-        assert good.services.execute("bench/score", inputs={"x0": 3}).data["outputs"] == [
-            {"total": 3, "weighted": 3}]
+        with Hybrid.Client(base_url=emu.url + "/t", token="secret") as good:
+            assert good.services.execute("bench/score", inputs={"x0": 3}).data["outputs"] == [
+                {"total": 3, "weighted": 3}]
         assert Hybrid.Client.health_check(emu.url).data == {"msg": "ok"}   # health stays open
-        bad.close(), good.close()
 
 
 def test_binds_loopback_by_default():

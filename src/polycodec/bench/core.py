@@ -229,6 +229,8 @@ class _Run:
                 self.rows = [x for x in self.rows if x is not r]
             else:
                 r.seconds = statistics.median(samples[id(r)])
+                r.extra["best"] = min(samples[id(r)])
+                r.extra["rounds"] = len(samples[id(r)])
         after, self.after = self.after, []
         for fn in after:
             fn()
@@ -248,7 +250,9 @@ class _Run:
     def target_below(self, row, limit, label):
         def check():
             if self._alive(row):
-                self._target(row, f"{fmt_time(row.seconds)} (target {label})", row.seconds < limit)
+                self._target(row, f"{fmt_time(row.seconds)}, best round "
+                                  f"{fmt_time(row.extra['best'])} (target {label})",
+                             row.seconds < limit)
         self.after.append(check)
 
     def target_ratio(self, row, base, max_ratio, label):
@@ -264,7 +268,8 @@ class _Run:
         def check():
             if self._alive(row, slower):
                 x = slower.seconds / row.seconds
-                self._target(row, f"{x:.1f}x faster than {label} (target >= {min_x}x)", x >= min_x)
+                how = f"{x:.1f}x faster than" if x >= 1 else f"{1 / x:.1f}x slower than"
+                self._target(row, f"{how} {label} (target >= {min_x}x faster)", x >= min_x)
         self.after.append(check)
 
     def note_ratio(self, row, base, text):
@@ -504,11 +509,13 @@ class _Run:
             bufs = []
             head = pickle.dumps(lst, protocol=5, buffer_callback=bufs.append)
             return pickle.loads(head, buffers=bufs)
-        self.row(wl, "pickle5-oob", pickle_oob, base, check=ok,
-                 note="buffers passed by reference (no frame)")
+        oob = self.row(wl, "pickle5-oob", pickle_oob, base, check=ok,
+                       note="buffers passed by reference (no frame)")
         for name, m in self.impls:
             r = self.row(wl, name, lambda m=m: m.unpackb(m.packb(lst)), base, check=ok)
             self.target_below(r, 2e-3, "<= 2 ms")
+            # load-independent view: the issue quotes 2 ms against pickle5-oob's 4 ms
+            self.note_ratio(r, oob, "pickle5-oob (the issue's figures: 2 ms / 4 ms = 0.50x)")
         if p.rpc:
             self.row(wl, "hypha-rpc", lambda: p.hypha_unpackb(p.hypha_packb(lst)), base, check=ok)
         self.row(wl, "pickle5", lambda: pickle.loads(pickle.dumps(lst, protocol=5)), base,

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
+import orjson
+
 from . import bodies, tables
 from . import uri as _uri
 from .client import _encode
@@ -160,25 +162,44 @@ def _batches_of(seq, size):
         yield start, seq[start:start + size]
 
 
+def _check_dicts(recs, start):
+    if set(map(type, recs)) != {dict}:
+        bad = next((i for i, r in enumerate(recs) if not isinstance(r, dict)), None)
+        if bad is not None:
+            raise HybridSdkError(f"inputs[{start + bad}] is a {type(recs[bad]).__name__}; "
+                                 "a list of records must hold dicts only")
+
+
+def _table_rows(recs):
+    """Records with the same keys -> [header, *rows] (values in header order whatever each
+    record's own key order), or None for ragged keys or non-dict records. One C-level pass
+    (itemgetter); the key-count check makes "every header key present" mean "same keys"."""
+    first = recs[0]
+    if type(first) is not dict or not first:
+        return None
+    header = tuple(first)
+    try:
+        if len(header) > 1:
+            rows = list(map(itemgetter(*header), recs))
+        else:
+            key = header[0]
+            rows = [(r[key],) for r in recs]
+        if set(map(len, recs)) != {len(header)}:
+            return None
+    except (KeyError, TypeError, IndexError):
+        return None
+    rows.insert(0, header)
+    return rows
+
+
 def _records_batch(recs, start, form, nan):
-    kinds = set(map(type, recs))
-    if kinds != {dict}:
-        bad = next(i for i, r in enumerate(recs) if not isinstance(r, dict))
-        raise HybridSdkError(f"inputs[{start + bad}] is a {type(recs[bad]).__name__}; "
-                             "a list of records must hold dicts only")
     try:
         if form == "table":
-            header = tuple(recs[0])
-            # same key count + every header key present = same keys; itemgetter puts each
-            # record's values in header order whatever its own key order
-            if header and set(map(len, recs)) == {len(header)}:
-                try:
-                    table = [header]
-                    table.extend(map(itemgetter(*header), recs) if len(header) > 1
-                                 else ((r[header[0]],) for r in recs))
-                    return bodies.dumps(table, nan=nan)
-                except KeyError:
-                    pass                                       # ragged keys
+            table = _table_rows(recs)
+            if table is not None:
+                _check_dicts(recs, start)                      # Mappings that are not dicts
+                return bodies.dumps(table, nan=nan)
+        _check_dicts(recs, start)
         return bodies.dumps(recs, nan=nan)                     # ragged keys: records form
     except EncodeError:
         for i, rec in enumerate(recs):                         # name the record and field
@@ -209,10 +230,35 @@ def _table_batch(header, rows, start, form, nan):
 
 
 def _columns_batch(names, cols, start, stop, form, nan):
-    tokens = [bodies.column_tokens(c[start:stop], n, nan) for n, c in zip(names, cols)]
+    """Columns -> one batch's inputs JSON. Numeric numpy columns are NaN-checked vectorised;
+    one dtype throughout -> one 2-D array for orjson; else tolist + zip into rows."""
+    names = list(names)
+    if not names:
+        return b"[[]]" if form == "table" else b"[]"
+    parts = [c[start:stop] for c in cols]
+    pairs = [bodies.column_values(p, n, nan, start) for n, p in zip(names, parts)]
+    checked = all(ok for _, ok in pairs)
+    if form == "table" and checked:
+        grid = bodies.stack_numeric(parts)
+        if grid is not None:
+            return (b"[" + orjson.dumps(names) + b","
+                    + orjson.dumps(grid, option=orjson.OPT_SERIALIZE_NUMPY)[1:])
+    values = [v for v, _ in pairs]
     if form == "records":
-        return bodies.columns_records_json(names, tokens)
-    return bodies.columns_table_json(names, tokens)
+        obj = [dict(zip(names, row)) for row in zip(*values)]
+    else:
+        obj = [names]
+        obj.extend(zip(*values))
+    try:
+        return bodies.dumps(obj, nan="null" if checked else nan)
+    except EncodeError:
+        for (column, ok), name in zip(pairs, names):          # name the column and record
+            if ok:
+                continue
+            for i, value in enumerate(column):
+                if bodies.find_nonfinite(value) is not None:
+                    raise bodies._nan_error(f"$.{name}[{start + i}]") from None
+        raise
 
 
 def _as_columns(inputs, columns):

@@ -7,6 +7,7 @@ carry the same default headers as the reference's.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import email.utils
 import math
 import os
@@ -304,3 +305,16 @@ def worker_transport(config: Config) -> Transport:
         if transport is None or transport.http.is_closed:
             transport = _WORKER_TRANSPORTS[key] = Transport(config)
     return transport
+
+
+def close_worker_transports():
+    """Close the pooled transports of executor= workers in this process (also run at exit, so
+    no keep-alive socket outlives the interpreter unclosed)."""
+    with _WORKER_LOCK:
+        transports = list(_WORKER_TRANSPORTS.values())
+        _WORKER_TRANSPORTS.clear()
+    for transport in transports:
+        transport.close()
+
+
+atexit.register(close_worker_transports)
