@@ -668,6 +668,9 @@ def chunks(data, size=CHUNK_SIZE):
     return out
 
 
+_RESERVE = 64 << 20   # first block when max_size cannot be reserved
+
+
 class Reassembler:
     """Collects chunks (any order) into one buffer; each byte is copied once.
 
@@ -693,8 +696,14 @@ class Reassembler:
         self._short_len = 0
         self._top = -1              # highest index received
         self._done = False
-        cap = min(count * chunk_size, max_size) if count else chunk_size
-        self._buf = np.empty(cap, np.uint8)
+        # Unknown count: reserve address space for max_size, not memory. A block this large is
+        # mmapped by malloc, so pages are only touched as chunks land, and result() trims it
+        # with realloc (mremap: no bytes move). Growing instead would zero-fill every new page.
+        cap = min(count * chunk_size if count is not None else max_size, max_size)
+        try:
+            self._buf = np.empty(cap, np.uint8)
+        except MemoryError:   # strict overcommit: start small and grow
+            self._buf = np.empty(min(cap, _RESERVE), np.uint8)
 
     def _check_count(self, count):
         if count > self.max_chunks:
@@ -770,4 +779,6 @@ class Reassembler:
         total = (count - 1) * self.chunk_size + (self._short_len or self.chunk_size) \
             if count else 0
         self._done = True
-        return memoryview(self._buf)[:total].toreadonly()
+        if len(self._buf) > total:
+            self._buf.resize(total, refcheck=False)   # give back the unused reservation
+        return memoryview(self._buf).toreadonly()

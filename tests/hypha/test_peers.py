@@ -192,5 +192,46 @@ async def test_spoofed_origin_in_extra_is_refused(hypha_server):
         await attacker.disconnect()
 
 
+async def test_undecodable_arg_is_rejected_promptly(hypha_server, accel):
+    """An argument the provider cannot decode (an ndarray with a dtype numpy does not know)
+    must come back to the caller as a rejection, not as a timeout: the provider steps over
+    the bad value (polycodec.skip) and still reads the promise that follows it."""
+    import polycodec
+
+    calls = []
+    provider = await peer.connect(hypha_server.url)
+    caller = await peer.connect(hypha_server.url)
+    try:
+        await provider.register_service({"id": "picky", "config": {"visibility": "public"},
+                                         "take": lambda x: calls.append(x) or "took"})
+        prov_id = f"{provider.rpc._local_workspace}/{provider.rpc._client_id}"
+        me = f"{caller.rpc._local_workspace}/{caller.rpc._client_id}"
+        for i, bad in enumerate([
+            {"_rtype": "ndarray", "_rvalue": b"\0" * 4, "_rshape": [1], "_rdtype": "no-such"},
+            {"_rtype": "ndarray", "_rvalue": b"\0" * 3, "_rshape": [1], "_rdtype": "float32"},
+        ]):
+            session = f"bad{i}"
+            fut = asyncio.get_running_loop().create_future()
+            store = caller.rpc._get_session_store(session, create=True)
+            store["target_id"] = prov_id
+            store["resolve"] = lambda r, f=fut: f.done() or f.set_result(r)
+            store["reject"] = lambda e, f=fut: f.done() or f.set_exception(e)
+            main = {"type": "method", "from": me, "to": prov_id,
+                    "method": "services.picky.take", "session": session}
+            # `args` precedes `promise`, as hypha-rpc orders them
+            extra = {"args": [bad], "promise": "*", "t": 30}
+            await caller.rpc._emit_message(polycodec.packb(main) + polycodec.packb(extra))
+            t0 = asyncio.get_running_loop().time()
+            with pytest.raises(Exception) as info:
+                await asyncio.wait_for(fut, 20)
+            assert not isinstance(info.value, asyncio.TimeoutError), "no rejection arrived"
+            assert asyncio.get_running_loop().time() - t0 < 10
+            assert "dtype" in str(info.value) or "bytes" in str(info.value), str(info.value)
+        assert calls == []
+    finally:
+        await caller.disconnect()
+        await provider.disconnect()
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -31,11 +32,16 @@ import polycodec
 from polycodec.codecs import CodecRegistry
 
 from . import envelope
-from .chunking import ChunkReceiver, ChunkSender, Limits
+from .chunking import ADVERTISE_KEY, ChunkReceiver, ChunkSender, Limits
+
+WS_DEFAULT_MAX_SIZE = 2**20      # websockets' default max_size (what hypha-rpc leaves)
+WS_FRAME_MARGIN = 2**16          # envelope around a chunk
 
 log = logging.getLogger("polycodec.hypha")
 
 SUPPORTED_VERSIONS = ("0.21.47",)
+_CHUNK_METHODS = ("services.built-in.message_cache.set",
+                  "services.built-in.message_cache.append")
 COMPRESSION_CHOICES = (None, "deflate")
 _PLAIN = {"strict_map_key": False}
 
@@ -64,7 +70,8 @@ def options() -> Options | None:
 def accelerate(*, compression: str | None = None, zero_copy: bool = False, force: bool = False,
                max_message_size: int | None = None, max_chunks: int | None = None,
                max_uploads_per_peer: int | None = None,
-               reassembly_timeout: float | None = None) -> Options:
+               reassembly_timeout: float | None = None,
+               max_chunk_size: int | None = None) -> Options:
     """Route the installed hypha-rpc through polycodec (idempotent; a second call updates
     the options).
 
@@ -76,6 +83,9 @@ def accelerate(*, compression: str | None = None, zero_copy: bool = False, force
         sent). True sends views of the caller's arrays: do not mutate them until the call's
         result arrives.
     force: accept a hypha-rpc version this module was not tested with.
+    max_chunk_size: the largest message_cache chunk this process accepts (default 2 MiB); it
+        is advertised in the built-in service so accelerated peers send chunks that big, and
+        the websocket's max_size is raised to match. Stock peers always get 256 KiB chunks.
     The other keywords bound what a peer can make this process reassemble (chunking.Limits).
     """
     global _options, _hrpc
@@ -98,7 +108,8 @@ def accelerate(*, compression: str | None = None, zero_copy: bool = False, force
     limits = Limits()
     for key, value in (("max_message_size", max_message_size), ("max_chunks", max_chunks),
                        ("max_uploads_per_peer", max_uploads_per_peer),
-                       ("reassembly_timeout", reassembly_timeout)):
+                       ("reassembly_timeout", reassembly_timeout),
+                       ("max_chunk_size", max_chunk_size)):
         if value is not None:
             if value <= 0:
                 raise ValueError(f"{key} must be positive, got {value!r}")
@@ -149,6 +160,7 @@ def _targets(hrpc, websocket_client):
         (hrpc.RPC, "_set_message", _set_message),
         (hrpc.RPC, "_process_message", _process_message),
         (hrpc.RPC, "_remove_message", _remove_message),
+        (hrpc.RPC, "add_service", _add_service),
         (websocket_client.WebsocketRPCConnection, "_ws_connect_kwargs", _ws_connect_kwargs),
     ]
 
@@ -191,8 +203,7 @@ class _RpcState:
         self._registry = None
         chunk = getattr(rpc, "_long_message_chunk_size", None) or polycodec.spec.CHUNK_SIZE
         limits = _options.limits if _options else Limits()
-        limits = Limits(limits.max_message_size, limits.max_chunks, limits.max_uploads_per_peer,
-                        limits.reassembly_timeout, chunk)
+        limits = dataclasses.replace(limits, chunk_size=chunk)
         self.sender = ChunkSender(rpc, _call_with_packed_args, chunk_size=chunk)
         self.receiver = ChunkReceiver(limits, self._reset_heartbeat, self._dispatch_chunked)
 
@@ -260,6 +271,8 @@ class _RpcState:
             "rtype_hook": self.decode_hook(main.get("session"), str(frm).split("/")[0]),
             "capture": True,
         }
+        if main.get("method") in _CHUNK_METHODS:   # the chunk stays a view of the frame
+            args_opts["bin_views"] = True
         extra = envelope.parse_extra(
             buf, offset, options_for=lambda key: args_opts if key == "args" else _PLAIN)
         msg, refused = envelope.merge(main, extra, trusted, self.rpc.default_context)
@@ -271,6 +284,7 @@ class _RpcState:
         return msg
 
     def _dispatch_chunked(self, buffer, context):
+        envelope.mark_received(buffer)
         main, offset = envelope.parse_main(buffer)
         if main.get("type") == "method":
             msg = self.method_message(buffer, main, offset, trusted=context)
@@ -303,10 +317,10 @@ def _call_with_packed_args(fn, args_segments):
     """One call whose args array is already packed (chunk uploads)."""
     if not isinstance(fn, _hrpc.RemoteFunction):
         raise TypeError(f"message_cache method is not a RemoteFunction: {fn!r}")
-    return _invoke(fn, None, None, packed_args=args_segments)
+    return _invoke(fn, None, None, packed_args=args_segments, direct=True)
 
 
-def _invoke(rf, arguments, kwargs, packed_args=None):
+def _invoke(rf, arguments, kwargs, packed_args=None, direct=False):
     """RemoteFunction.__call__ with polycodec packing (same sessions, timers and results)."""
     hrpc = _hrpc
     rpc = rf._rpc
@@ -385,7 +399,7 @@ def _invoke(rf, arguments, kwargs, packed_args=None):
             rpc._encryption_private_key, bytes(rf._target_encryption_pub), plaintext)
         extra = [("_enc", [polycodec.packb({"v": 2, "pub": rpc._encryption_public_key,
                                             "nonce": nonce})]),
-                 ("data", [envelope.bin_header(len(ciphertext)), ciphertext])]
+                 ("data", [polycodec.packb(polycodec.Bin(ciphertext))])]
 
     frame = [polycodec.packb(main, strict_map_key=False)]
     if extra:
@@ -402,7 +416,8 @@ def _invoke(rf, arguments, kwargs, packed_args=None):
         return fut
 
     size = envelope.frame_size(frame)
-    if size <= rpc._long_message_chunk_size + 1024 or rf.__no_chunk__:
+    # a chunk upload goes out whole (sized for its receiver: see ChunkSender)
+    if direct or size <= rpc._long_message_chunk_size + 1024 or rf.__no_chunk__:
         emit = asyncio.create_task(rpc._emit_message(envelope.join(frame)))
     else:
         emit = asyncio.create_task(st.sender.send(frame, target, rf._remote_parent))
@@ -522,8 +537,24 @@ def _remove_message(self, key, context=None):
     return _state_of(self).receiver.remove(key, context=context)
 
 
+def _add_service(self, api, overwrite=False):
+    """The built-in service advertises the largest chunk this RPC accepts, so accelerated
+    senders use big chunks toward it (stock senders ignore the key)."""
+    if _options is not None and isinstance(api, dict) and api.get("id") == "built-in" \
+            and isinstance(api.get("config"), dict):
+        api = dict(api, config=dict(api["config"], **{ADVERTISE_KEY: {
+            "v": 1, "max_chunk_size": _options.limits.max_chunk_size}}))
+    return _orig("RPC", "add_service")(self, api, overwrite)
+
+
 def _ws_connect_kwargs(self):
     kwargs = _orig("WebsocketRPCConnection", "_ws_connect_kwargs")(self)
-    if _options is not None and _options.compression is None:
-        kwargs["compression"] = None
+    if _options is not None:
+        if _options.compression is None:
+            kwargs["compression"] = None
+        # frames up to the advertised chunk size (+ envelope) must be accepted
+        need = _options.limits.max_chunk_size + WS_FRAME_MARGIN
+        current = kwargs.get("max_size", WS_DEFAULT_MAX_SIZE)
+        if current is not None and current < need:
+            kwargs["max_size"] = need
     return kwargs

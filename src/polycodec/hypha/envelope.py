@@ -12,6 +12,9 @@ that `main` has, a trusted key, or `ctx`: such keys are refused (dropped and rep
 from __future__ import annotations
 
 import struct
+import weakref
+
+import numpy as np
 
 import polycodec
 
@@ -36,15 +39,6 @@ def array_header(n: int) -> bytes:
     if n < 2**16:
         return b"\xdc" + struct.pack(">H", n)
     return b"\xdd" + struct.pack(">I", n)
-
-
-def bin_header(n: int) -> bytes:
-    """Header of a plain msgpack bin (what a stock receiver sees as `bytes`)."""
-    if n < 2**8:
-        return b"\xc4" + bytes((n,))
-    if n < 2**16:
-        return b"\xc5" + struct.pack(">H", n)
-    return b"\xc6" + struct.pack(">I", n)
 
 
 # --- building -------------------------------------------------------------------------------
@@ -79,11 +73,54 @@ def pack_frame(main: dict, extra=None, *, default=None, codecs=None, zero_copy=F
 
 
 def pack_value(value, *, default=None, codecs=None, zero_copy=False, strict_map_key=False):
+    """Segments of one packed value. zero_copy=False copies, at call time, every large buffer
+    that someone could still change (so mutating it after the call cannot change what is
+    sent); a buffer that cannot change (bytes, or a read-only array over a received message
+    buffer) is sent as a view either way, so a received array handed back (an echo) is not
+    copied again."""
+    segs = polycodec.pack_segments(value, default=default, codecs=codecs,
+                                   strict_map_key=strict_map_key)
     if zero_copy:
-        return polycodec.pack_segments(value, default=default, codecs=codecs,
-                                       strict_map_key=strict_map_key)
-    return [polycodec.packb(value, default=default, codecs=codecs,
-                            strict_map_key=strict_map_key)]
+        return segs
+    return [s if isinstance(s, bytes) or immutable(s) else bytes(s) for s in segs]
+
+
+# Buffers this process received and decoded from (made read-only before decoding): id -> array.
+_RECEIVED = weakref.WeakValueDictionary()
+
+
+def mark_received(buffer):
+    """Make a reassembled message buffer read-only at its root and remember it, so arrays
+    decoded from it count as immutable for `pack_value`."""
+    root = buffer
+    while isinstance(root, memoryview):
+        root = root.obj
+    if isinstance(root, np.ndarray) and root.base is None:
+        root.flags.writeable = False
+        _RECEIVED[id(root)] = root
+    return buffer
+
+
+def immutable(buf) -> bool:
+    """True when nobody can change the memory behind `buf`: it is read-only down to bytes or
+    to a buffer `mark_received` registered (and that is still read-only)."""
+    obj = buf
+    for _ in range(64):
+        if isinstance(obj, bytes):
+            return True
+        if isinstance(obj, memoryview):
+            if not obj.readonly:
+                return False
+            obj = obj.obj
+        elif isinstance(obj, np.ndarray):
+            if obj.flags.writeable:
+                return False
+            if obj.base is None:
+                return _RECEIVED.get(id(obj)) is obj
+            obj = obj.base
+        else:
+            return False
+    return False
 
 
 def frame_size(segments) -> int:
@@ -148,10 +185,10 @@ def parse_extra(buf, offset, *, options_for=None, max_size=polycodec.spec.DEFAUL
             if not capture:
                 raise
             out[key] = CapturedError(exc)
-            try:   # a hook or codec failed: find the value's end with plain decoding
-                _, pos = polycodec.unpack_from(mv, pos, max_size=max_size, strict_map_key=False)
+            try:   # decoding failed (a hook, a codec, a bad dtype): step over the value
+                pos = polycodec.skip(mv, pos, max_size=max_size)
             except Exception:
-                return out   # the bytes are bad: nothing after this value can be read
+                return out   # its structure is bad: nothing after this value can be read
             continue
         out[key] = value
     if pos != len(mv):
