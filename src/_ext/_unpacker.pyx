@@ -8,6 +8,7 @@ map into bytes. Same rules as polycodec.fallback.
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from cpython.float cimport PyFloat_FromDouble
@@ -62,6 +63,7 @@ cdef class Unpacker:
     cdef int max_depth
     cdef int key_kind            # of the last key read: 0 other, 1 _rtype, 2 _rvalue
     cdef bint bin_views          # plain bins as views of the input instead of bytes
+    cdef bint ndarray_fast       # no codec overrides "ndarray": the in-place reader applies
 
     cdef inline int _need(self, Py_ssize_t n, str what) except -1:
         if n > self.end - self.pos:
@@ -277,6 +279,10 @@ cdef class Unpacker:
         if 2 * n > self.end - self.pos:
             raise DecodeError(f"truncated input: a map of {n} entries needs at least "
                               f"{2 * n} bytes, {self.end - self.pos} remain", self.pos)
+        if n == 4 and depth + 1 < self.max_depth and self.ndarray_fast:
+            arr = self._fast_ndarray()
+            if arr is not None:
+                return arr
         cdef dict d = {}
         cdef Py_ssize_t i
         cdef bint has_rtype = False
@@ -298,6 +304,96 @@ cdef class Unpacker:
         if has_ref:
             d[_S_RVALUE] = self._plain(d[_S_RVALUE])
         return d if self.plain_dict else self._wrap(d)
+
+    cdef object _fast_ndarray(self):
+        """The ndarray map exactly as hypha-rpc writes it (_rtype, _rvalue, _rshape, _rdtype,
+        fixed-width keys, a fixarray shape of positive ints, a fixstr dtype) read in place,
+        without building the map. None (position untouched) for any other shape: the
+        general path then reads it and reports problems."""
+        cdef const unsigned char *p = self.p
+        cdef Py_ssize_t pos = self.pos
+        cdef Py_ssize_t end = self.end
+        cdef Py_ssize_t nbytes, data, ndim, i, count = 1, dim, dlen
+        cdef object o
+        cdef unsigned char b
+        if end - pos < 15 + 8 + 2 or memcmp(p + pos, b"\xa6_rtype\xa7ndarray\xa7_rvalue", 23):
+            return None
+        pos += 23
+        b = p[pos]
+        if b == 0xC4:
+            nbytes = p[pos + 1]
+            pos += 2
+        elif b == 0xC5 and end - pos >= 3:
+            nbytes = pc_load16(p + pos + 1)
+            pos += 3
+        elif b == 0xC6 and end - pos >= 5:
+            nbytes = pc_load32(p + pos + 1)
+            pos += 5
+        else:
+            return None
+        if nbytes > end - pos:
+            return None
+        data = pos
+        pos += nbytes
+        if end - pos < 9 or memcmp(p + pos, b"\xa7_rshape", 8):
+            return None
+        pos += 8
+        b = p[pos]
+        if b < 0x91 or b > 0x9F:
+            return None
+        ndim = b & 0x0F
+        pos += 1
+        shape = PyTuple_New(ndim)
+        for i in range(ndim):   # positive dims as msgpack-python writes them
+            if end - pos < 5:
+                return None
+            b = p[pos]
+            if 0 < b <= 0x7F:
+                dim = b
+                pos += 1
+            elif b == 0xCC:
+                dim = p[pos + 1]
+                pos += 2
+            elif b == 0xCD:
+                dim = pc_load16(p + pos + 1)
+                pos += 3
+            elif b == 0xCE:
+                dim = pc_load32(p + pos + 1)
+                pos += 5
+            else:               # zero (empty array) or 64-bit dims: the general path
+                return None
+            if dim > nbytes:    # cannot match the byte length; keeps `count` from overflowing
+                return None
+            count *= dim
+            if count > nbytes:
+                return None
+            o = dim
+            Py_INCREF(o)
+            PyTuple_SET_ITEM(shape, i, o)
+        if end - pos < 9:
+            return None
+        if memcmp(p + pos, b"\xa7_rdtype", 8):
+            return None
+        pos += 8
+        b = p[pos]
+        if b < 0xA1 or b > 0xBF:
+            return None
+        dlen = b & 0x1F
+        if dlen > end - pos - 1:
+            return None
+        sdtype = PyUnicode_DecodeUTF8(<const char*>(p + pos + 1), dlen, NULL)
+        dt = _DTYPE_PARSED.get(sdtype)
+        if dt is None:
+            return None
+        if count * <Py_ssize_t>dt.itemsize != nbytes:
+            return None
+        arr = _frombuffer(self.base, dt, count, data)
+        if ndim != 1:
+            arr = arr.reshape(shape)
+        if self.copy:
+            arr = arr.copy()
+        self.pos = pos + 1 + dlen
+        return arr
 
     cdef object _wrap(self, dict d):
         out = self.dict_type()
@@ -434,6 +530,7 @@ def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
     u.copy = copy
     u.max_depth = max_depth
     u.bin_views = bin_views
+    u.ndarray_fast = "ndarray" not in u.decoders
     pin = _Pinned(u)
     obj = u.read(0, False)
     return obj, u.pos

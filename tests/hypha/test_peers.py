@@ -80,6 +80,26 @@ async def test_stock_caller_to_accelerated_provider(hypha_server, accel, tmp_pat
         await server.disconnect()
 
 
+async def test_accelerated_caller_to_accelerated_provider(hypha_server, accel):
+    """Both sides accelerated: the provider's built-in service advertises big chunks, so the
+    64 MiB array travels in 2 MiB chunks (raised websocket max_size) both ways."""
+    from polycodec.hypha.chunking import ADVERTISE_KEY, BIG_CHUNK_SIZE
+
+    provider = Provider("accel", hypha_server.url)
+    server = await peer.connect(hypha_server.url)
+    try:
+        svc = await server.get_service(provider.service_id)
+        builtin = await server.rpc.get_remote_service(
+            provider.service_id.split(":")[0] + ":built-in")
+        assert builtin["config"][ADVERTISE_KEY]["max_chunk_size"] == BIG_CHUNK_SIZE
+        check_results(await peer.run_calls(svc), big=True)
+        sender = server.rpc.__dict__["_polycodec_state"].sender
+        assert BIG_CHUNK_SIZE in {hit[2] for hit in sender._builtin.values()}
+    finally:
+        await server.disconnect()
+        provider.stop()
+
+
 async def test_concurrent_chunked_callbacks_one_session(hypha_server, accel, tmp_path):
     """Two chunked messages under one parent session at once (the reference collides on the
     cache key): the accelerated provider calls a stock caller's callback twice in parallel."""

@@ -278,3 +278,98 @@ async def test_sender_serializes_messages_of_one_session_key():
     await asyncio.gather(*(sender.send(f, "peer", "session1") for f in frames))
     assert sorted(envelope.parse_main(g[0])[0]["n"] for g in got) == [0, 1, 2]
     assert not sender._locks
+
+
+# ------------------------------------------------------- big chunks, views, copies (speed)
+def test_receiver_takes_views_and_any_chunk_size_up_to_the_limit():
+    rx, got, _ = make_receiver(max_chunk_size=4 * CHUNK_SIZE)
+    frame = envelope.join(envelope.pack_frame(
+        {"type": "method", "to": "x"}, {"args": [np.arange(10 * CHUNK_SIZE // 8, dtype=float)]}))
+    size = 4 * CHUNK_SIZE
+    pieces = [memoryview(frame)[i:i + size] for i in range(0, len(frame), size)]
+    rx.create("k", context=CTX_A)
+    for i in (2, 0, 1):
+        rx.set("k", i, pieces[i], context=CTX_A)   # memoryviews, as bin_views decodes them
+    rx.process("k", context=CTX_A)
+    assert bytes(got[0][0]) == frame
+    rx.create("k", context=CTX_A)
+    with pytest.raises(polycodec.DecodeError, match="max_chunk_size"):
+        rx.set("k", 0, bytes(size + 1), context=CTX_A)
+    assert len(rx) == 0
+
+
+def test_receiver_refuses_gaps_and_unequal_chunks():
+    rx, got, _ = make_receiver()
+    frame, pieces = frame_chunks(3 * CHUNK_SIZE)
+    rx.create("k", context=CTX_A)
+    rx.set("k", 0, pieces[0], context=CTX_A)
+    rx.set("k", 2, pieces[2], context=CTX_A)
+    with pytest.raises(polycodec.DecodeError):
+        rx.process("k", context=CTX_A)
+    rx.create("k", context=CTX_A)
+    rx.set("k", 0, pieces[0][:-1], context=CTX_A)  # a short chunk that is not the last
+    rx.set("k", 1, pieces[1], context=CTX_A)
+    with pytest.raises(polycodec.DecodeError):
+        rx.process("k", context=CTX_A)
+    assert got == [] and len(rx) == 0
+
+
+def test_pack_value_copies_only_what_can_change():
+    writable = np.arange(100_000, dtype=np.float64)
+    segs = envelope.pack_value([writable])
+    assert not any(np.shares_memory(np.asarray(s), writable) for s in segs)
+    # a received message buffer: decoded arrays are views of it and are sent as views
+    buf = envelope.mark_received(_reassembled(envelope.join(segs)))
+    got = polycodec.unpackb(buf)[0]
+    assert not got.flags.writeable and envelope.immutable(memoryview(got))
+    segs2 = envelope.pack_value([got])
+    assert any(np.shares_memory(np.asarray(s), got) for s in segs2)
+    assert envelope.join(segs2) == envelope.join(segs)
+    # arrays over bytes are immutable too; read-only views of writable memory are not
+    ro = np.frombuffer(bytes(80_000), np.uint8)
+    assert any(np.shares_memory(np.asarray(s), ro) for s in envelope.pack_value([ro]))
+    view = writable.view()
+    view.flags.writeable = False
+    assert not envelope.immutable(memoryview(view))
+    assert not any(np.shares_memory(np.asarray(s), writable)
+                   for s in envelope.pack_value([view]))
+    # zero_copy=True: views of everything (the caller promised not to mutate)
+    assert any(np.shares_memory(np.asarray(s), writable)
+               for s in envelope.pack_value([writable], zero_copy=True))
+
+
+def _reassembled(data):
+    asm = polycodec.Reassembler(1, chunk_size=len(data))
+    asm.add(0, data)
+    return asm.result(1)
+
+
+def test_unmarked_reassembly_buffer_is_not_trusted():
+    data = polycodec.packb([np.arange(100_000, dtype=np.float64)])
+    got = polycodec.unpackb(_reassembled(data))[0]   # root buffer writable: may change
+    assert not envelope.immutable(memoryview(got))
+
+
+@pytest.mark.parametrize("advertised, expected", [
+    (None, CHUNK_SIZE), ({"v": 1, "max_chunk_size": 8 * CHUNK_SIZE}, 8 * CHUNK_SIZE),
+    ({"v": 1, "max_chunk_size": 2**40}, 8 * CHUNK_SIZE), ({"v": 1, "max_chunk_size": "x"},
+                                                          CHUNK_SIZE)])
+async def test_sender_uses_big_chunks_only_toward_advertising_peers(advertised, expected):
+    from polycodec.hypha.chunking import ADVERTISE_KEY, BIG_CHUNK_SIZE
+    assert BIG_CHUNK_SIZE == 8 * CHUNK_SIZE
+    rx, got, _ = make_receiver(max_chunk_size=BIG_CHUNK_SIZE)
+    config = {"api_version": 3}
+    if advertised is not None:
+        config[ADVERTISE_KEY] = advertised
+    cache = FakeCache(rx, config=config)
+    sizes = []
+    orig = rx._check
+
+    def spy(up, index, data):
+        sizes.append(memoryview(data).nbytes)
+        return orig(up, index, data)
+
+    rx._check = spy
+    segs = envelope.pack_frame({"type": "method"}, {"args": [bytes(3 * BIG_CHUNK_SIZE)]})
+    await make_sender(cache).send(segs, "peer", None)
+    assert max(sizes) == expected and bytes(got[0][0]) == envelope.join(segs)

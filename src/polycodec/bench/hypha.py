@@ -98,28 +98,33 @@ class _PeakRSS:
         self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
-async def _call(mode, url, service_id, spec, server_pid):
+def _cpu(procs):
+    return [sum(p.cpu_times()[:2]) for p in procs]
+
+
+async def _call(mode, url, service_id, spec, server_pid, provider_pid):
     import psutil
     _setup(mode)
     server = await _connect(url)
     svc = await server.get_service(service_id)
     srv = psutil.Process(server_pid)
     me = psutil.Process()
+    procs = [srv, psutil.Process(provider_pid), me]   # CPU seconds: server, provider, caller
     results = []
     for label, kind, size, repeat in spec:
         payload = make_payload(kind, size)
         if kind == "array" and size >= 64 * MiB:   # one run; memory measured
             base = me.memory_info().rss
-            c0, t0 = sum(srv.cpu_times()[:2]), time.perf_counter()
+            c0, t0 = _cpu(procs), time.perf_counter()
             with _PeakRSS(me) as peak:
                 back = await svc.echo(payload)
             wall = time.perf_counter() - t0
-            cpu = sum(srv.cpu_times()[:2]) - c0
+            cpu = [b - a for a, b in zip(c0, _cpu(procs))]
             assert np.array_equal(back, payload)
             extra = (peak.peak - base - back.nbytes) / payload.nbytes
             del back
-            results.append({"label": label, "seconds": wall, "server_share": cpu / wall,
-                            "mem_extra": extra})
+            results.append({"label": label, "seconds": wall, "server_share": cpu[0] / wall,
+                            "cpu": cpu, "mem_extra": extra})
             continue
         back = await svc.echo(payload)              # warm-up, and a correctness check
         if kind == "array":
@@ -127,15 +132,18 @@ async def _call(mode, url, service_id, spec, server_pid):
         else:
             assert back == payload
         del back
-        times, shares = [], []
+        times, shares, cpus = [], [], []
         for _ in range(repeat):
-            c0, t0 = sum(srv.cpu_times()[:2]), time.perf_counter()
+            c0, t0 = _cpu(procs), time.perf_counter()
             await svc.echo(payload)
             wall = time.perf_counter() - t0
+            cpu = [b - a for a, b in zip(c0, _cpu(procs))]
             times.append(wall)
-            shares.append((sum(srv.cpu_times()[:2]) - c0) / wall)
+            cpus.append(cpu)
+            shares.append(cpu[0] / wall)
         results.append({"label": label, "seconds": statistics.median(times),
-                        "server_share": statistics.median(shares)})
+                        "server_share": statistics.median(shares),
+                        "cpu": [statistics.median(c[i] for c in cpus) for i in range(3)]})
     await server.disconnect()
     print("RESULT " + json.dumps(results), flush=True)
 
@@ -146,7 +154,7 @@ def _main(argv):
         asyncio.run(_provide(argv[1], argv[2]))
     elif role == "call":
         spec = [tuple(x) for x in json.loads(argv[4])]
-        asyncio.run(_call(argv[1], argv[2], argv[3], spec, int(argv[5])))
+        asyncio.run(_call(argv[1], argv[2], argv[3], spec, int(argv[5]), int(argv[6])))
 
 
 # ------------------------------------------------------------------------------ driver
@@ -164,7 +172,7 @@ def run_pair(url, server_pid, caller_mode, provider_mode, spec, timeout=1800):
             raise RuntimeError(f"bench provider did not start: {line}")
         out = subprocess.run(
             [sys.executable, "-m", "polycodec.bench.hypha", "call", caller_mode, url, line[1],
-             json.dumps(spec), str(server_pid)],
+             json.dumps(spec), str(server_pid), str(prov.pid)],
             capture_output=True, text=True, timeout=timeout, env=_env())
         for ln in out.stdout.splitlines():
             if ln.startswith("RESULT "):
@@ -189,11 +197,14 @@ def run(args) -> Section:
     with LocalHyphaServer() as srv:
         for name, caller, provider in pairs:
             for r in run_pair(srv.url, srv.pid, caller, provider, spec):
-                note = f"server CPU {r['server_share'] * 100:.0f}% of wall"
+                srv_s, prov_s, call_s = r["cpu"]
+                note = (f"server CPU {r['server_share'] * 100:.0f}% of wall "
+                        f"({_fmt_s(srv_s)}); CPU provider {_fmt_s(prov_s)}, "
+                        f"caller {_fmt_s(call_s)}")
                 if "mem_extra" in r:
                     note += f"; caller peak RSS beyond both arrays {r['mem_extra']:.2f}x array"
                 rows.append(Row(r["label"], name, r["seconds"], BASELINE, note,
-                                {"server_share": r["server_share"],
+                                {"server_share": r["server_share"], "cpu": r["cpu"],
                                  "mem_extra": r.get("mem_extra")}))
     by = {(r.workload, r.impl): r for r in rows}
     for label, _, _ in workloads(quick):
@@ -203,11 +214,29 @@ def run(args) -> Section:
             notes.append(f"- {label}: accel/accel is {base.seconds / acc.seconds:.1f}x faster "
                          f"than stock defaults, {nod.seconds / acc.seconds:.1f}x faster than "
                          "stock without deflate.")
+            if acc.extra.get("cpu") and acc.extra["cpu"][0] >= 0.05:   # 10 ms CPU clock ticks
+                notes.append(_server_bound(label, acc, nod))
     notes.insert(0, "Each pair: provider and caller in separate processes, one local Hypha "
                     "server (hypha 0.21.137) started here; median of "
                     f"{repeat} echoes after a warm-up (128 MiB: one echo).")
     return Section("Hypha echo through a local server (stock hypha-rpc 0.21.47 vs "
                    "polycodec.hypha.accelerate)", rows, notes)
+
+
+def _fmt_s(seconds):
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _server_bound(label, acc, nod):
+    """The unmodified server's own CPU per echo bounds the accelerated time from below (its
+    event loop handles every byte of both directions, one message after another)."""
+    srv, prov, call = acc.extra["cpu"]
+    bound = nod.seconds / srv if srv > 0 else float("inf")
+    return (f"  server CPU per accelerated echo {_fmt_s(srv)} (stock without deflate: "
+            f"{_fmt_s(nod.extra['cpu'][0])}): no client can make this echo faster than that, "
+            f"so at most {bound:.1f}x over stock without deflate; measured "
+            f"{_fmt_s(acc.seconds)} wall, of which clients' CPU {_fmt_s(prov + call)} "
+            f"(provider {_fmt_s(prov)}, caller {_fmt_s(call)}).")
 
 
 if __name__ == "__main__":

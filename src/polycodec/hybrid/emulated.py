@@ -23,6 +23,8 @@ import keyword
 import math
 import uuid
 import zipfile
+from itertools import chain
+from operator import itemgetter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Optional
@@ -127,17 +129,68 @@ def _checks(inp, v):
     return lines
 
 
-def compile_rows(inputs, body_expr, namespace):
-    """A function rows -> (outputs, errors) with the checks and expressions inlined."""
+_ALLOWED = {"number": frozenset({int, float}), "integer": frozenset({int}),
+            "string": frozenset({str}), "boolean": frozenset({bool})}
+_NONE = type(None)
+
+
+def batch_guard(inputs):
+    """A function rows -> bool: True when column-wise checks at C speed (type sets, min/max)
+    prove that no record breaks an input rule, so the per-record checks can be skipped.
+    None when the rules need the per-record loop (options). MISSING (an `object`) is in no
+    allowed set, so rows with absent inputs always take the checked loop."""
+    specs, uniform = [], set()
+    for j, inp in enumerate(inputs):
+        if inp["options"]:
+            return None
+        allowed = _ALLOWED.get(inp["type"])
+        if allowed is not None and not inp["required"]:
+            allowed = allowed | {_NONE}              # None skips the type and range checks
+        bounded = inp["min"] is not None or inp["max"] is not None
+        specs.append((j, allowed, inp["min"], inp["max"], bounded))
+        uniform.add((allowed, bounded))
+    if not specs:
+        return lambda rows: True
+    if len(uniform) == 1 and not specs[0][4]:        # one rule for every column: one pass
+        allowed = specs[0][1]
+        if allowed is None:
+            return lambda rows: object not in set(map(type, chain.from_iterable(rows)))
+        return lambda rows: set(map(type, chain.from_iterable(rows))) <= allowed
+
+    def guard(rows):
+        for j, allowed, lo, hi, bounded in specs:
+            col = list(map(itemgetter(j), rows))
+            types = set(map(type, col))
+            if object in types or (allowed is not None and not types <= allowed):
+                return False
+            if bounded:
+                if _NONE in types or not types <= {int, float}:
+                    return False                     # comparisons are the loop's business
+                if col and ((lo is not None and min(col) < lo)
+                            or (hi is not None and max(col) > hi)):
+                    return False
+        return True
+    return guard
+
+
+def compile_rows(inputs, body_expr, namespace, *, fast=True):
+    """A function rows -> (outputs, errors) with the checks and expressions inlined.
+
+    With fast=True (expression services), a batch whose columns pass `batch_guard` is first
+    evaluated by one list comprehension without per-record checks; if any record raises, the
+    whole batch is evaluated again by the checked loop (so expressions should be pure).
+    Callables (fast=False) always take the checked loop: each is called once per record."""
     names = [i["name"] for i in inputs]
     target = "(" + "".join(f"{n}, " for n in names) + ")" if names else "_"
-    lines = ["def __run_rows(rows):", "    outs = []; errs = []",
+    lines = ["def __run_checked(rows):", "    outs = []; errs = []",
              "    oa = outs.append; ea = errs.append", f"    for {target} in rows:", "        try:"]
     for inp in inputs:
         lines += [" " * 12 + line for line in _checks(inp, inp["name"])]
     lines += [f"            oa({body_expr})", "            ea(None)",
               "        except Exception as exc:", "            oa(None); ea(exc)",
-              "    return outs, errs"]
+              "    return outs, errs",
+              "def __run_fast(rows):",
+              f"    return [{body_expr} for {target} in rows]"]
     ns = dict(namespace)
     ns.update({"M": MISSING, "Invalid": InvalidInput,
                "D": {i["name"]: i["default"] for i in inputs},
@@ -146,7 +199,22 @@ def compile_rows(inputs, body_expr, namespace):
         exec("\n".join(lines), ns)  # noqa: S102 - documented: unsandboxed by design
     except SyntaxError as exc:
         raise DefinitionError(f"an output expression is not valid Python: {exc}") from exc
-    return ns["__run_rows"]
+    checked, quick = ns["__run_checked"], ns["__run_fast"]
+    guard = batch_guard(inputs) if fast else None
+    if guard is None:
+        return checked
+
+    def run_rows(rows):
+        if guard(rows):
+            try:
+                outs = quick(rows)
+            except Exception:                        # some record fails: name it per record
+                pass
+            else:
+                return outs, [None] * len(outs)
+        return checked(rows)
+    run_rows.checked = checked
+    return run_rows
 
 
 def from_definition(defn: dict, tenant: str, module_source: Optional[str] = None) -> Service:
@@ -185,7 +253,7 @@ def from_callable(fn, tenant, folder, service, inputs, version="1.0.0", outputs=
     inputs = _norm_inputs(inputs)
     run = compile_rows(inputs, "F({" + ", ".join(f"{n!r}: {n}" for n in
                                                   (i["name"] for i in inputs)) + "})",
-                       {"F": fn})
+                       {"F": fn}, fast=False)
     return Service(tenant=tenant, folder=folder, service=service, version=version, inputs=inputs,
                    outputs=list(outputs or []), run_rows=run, metadata=dict(metadata or {}))
 

@@ -42,9 +42,10 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from . import emulated, tables
+from . import emulated, gcpause, tables
 
 EMULATOR_VERSION = "1.31.2"
+H_WORKER = "x-emulator-worker"          # response header: index of the worker that answered
 DEFAULT_MAX_BODY = 256 << 20
 
 
@@ -225,7 +226,10 @@ class Emulator:
     """In-process emulator: `with Emulator() as emu: emu.url ...`; or `python -m ...`."""
 
     def __init__(self, host="127.0.0.1", port=0, *, token=None, api_key=None, faults=None,
-                 record=0, max_body=DEFAULT_MAX_BODY, max_records=None):
+                 record=0, max_body=DEFAULT_MAX_BODY, max_records=None, shared=None, worker=0,
+                 sock=None):
+        """shared/worker/sock: set by the `--workers N` runner (polycodec.hybrid.workers) for
+        each worker process: a SharedStore and the listening socket all workers accept on."""
         self.registry = Registry()
         self.faults = Faults(**(faults or {}))
         self.token, self.api_key = token, api_key
@@ -234,9 +238,20 @@ class Emulator:
         self.requests: list = []
         self.stats = {"requests": 0, "by_status": {}, "records": 0, "faults": {}}
         self._stats_lock = threading.Lock()
-        self.httpd = _Server((host, port), _Handler)
+        self.shared, self.worker = shared, worker
+        self._seen_services, self._seen_faults = 0, None
+        self._sync_lock = threading.Lock()
+        if sock is None:
+            self.httpd = _Server((host, port), _Handler)
+        else:
+            self.httpd = _Server(sock.getsockname()[:2], _Handler, bind_and_activate=False)
+            self.httpd.socket.close()
+            self.httpd.socket = sock
+            self.httpd.server_address = sock.getsockname()
         self.httpd.emulator = self
         self._thread = None
+        if shared is not None:
+            self.sync()
 
     # lifecycle
     @property
@@ -270,6 +285,13 @@ class Emulator:
     def register(self, tenant, folder, service, fn=None, *, inputs=(), outputs=None,
                  version="1.0.0", metadata=None):
         """Add a service: fn(record) -> outputs dict, or outputs={name: expression}."""
+        if self.shared is not None:
+            if fn is not None:
+                raise ValueError("a Python callable cannot be shared between worker processes; "
+                                 "register outputs={name: expression} or upload a package")
+            return self.upload_zip(tenant, emulated.make_zip(
+                {"folder": folder, "service": service, "version": version,
+                 "inputs": list(inputs), "outputs": outputs, "metadata": metadata}))
         if fn is not None:
             svc = emulated.from_callable(fn, tenant, folder, service, list(inputs), version,
                                          metadata=metadata)
@@ -280,18 +302,70 @@ class Emulator:
         return self.registry.add(svc)
 
     def upload_zip(self, tenant, data: bytes):
-        return self.registry.add(emulated.from_zip(data, tenant))
+        svc = emulated.from_zip(data, tenant)              # validates before anything is stored
+        if self.shared is None:
+            return self.registry.add(svc)
+        self.shared.add_service(tenant, data, svc.service_id, svc.version_id, svc.uploaded)
+        self.sync()
+        return next(s for s in reversed(self.registry.services)
+                    if s.version_id == svc.version_id)
 
     def set_faults(self, **kw):
-        self.faults.set(**kw)
+        if self.shared is None:
+            self.faults.set(**kw)
+            return
+        self.sync()
+        merged = Faults(**{**self.faults.as_dict(), **kw})     # validates
+        self.shared.set_faults(merged.as_dict())
+        self.sync()
 
     def reset(self):
+        if self.shared is not None:
+            self.shared.reset(Faults().as_dict())
+            self.sync()
+            return
         self.faults = Faults()
         with self._stats_lock:
             self.requests.clear()
             self.stats = {"requests": 0, "by_status": {}, "records": 0, "faults": {}}
 
+    # shared state of --workers N (no-op for a single-process emulator)
+    def sync(self):
+        """Load the uploads and fault settings other workers stored since the last call."""
+        if self.shared is None:
+            return
+        seq, fver = self.shared.versions()
+        if seq == self._seen_services and fver == self._seen_faults:
+            return
+        with self._sync_lock:
+            for row_seq, tenant, package, sid, vid, uploaded in self.shared.services_after(
+                    self._seen_services):
+                svc = emulated.from_zip(bytes(package), tenant)
+                svc.service_id, svc.version_id, svc.uploaded = sid, vid, uploaded
+                self.registry.add(svc)
+                self._seen_services = row_seq
+            if fver != self._seen_faults:
+                version, settings = self.shared.faults()
+                faults = Faults(**settings)
+                if settings.get("seed") is not None and self.worker:
+                    faults.rng = random.Random(f"{settings['seed']}/{self.worker}")
+                self.faults, self._seen_faults = faults, version
+
+    def get_stats(self):
+        return self.shared.stats() if self.shared is not None else self.stats
+
+    def get_requests(self):
+        return self.shared.requests() if self.shared is not None else list(self.requests)
+
     def _count(self, status=None, records=0, fault=None):
+        if self.shared is not None:
+            items = [("records", records)] if records else []
+            if status is not None:
+                items += [("requests", 1), (f"status:{status}", 1)]
+            if fault:
+                items.append((f"fault:{fault}", 1))
+            self.shared.count(items)
+            return
         with self._stats_lock:
             if status is not None:
                 self.stats["requests"] += 1
@@ -304,6 +378,10 @@ class Emulator:
     def _record(self, handler, body):
         if not self.record_limit:
             return
+        if self.shared is not None:
+            self.shared.record(self.record_limit, self.worker, handler.command, handler.path,
+                               list(handler.headers.items()), body)
+            return
         with self._stats_lock:
             self.requests.append({"method": handler.command, "path": handler.path,
                                   "headers": list(handler.headers.items()), "body": body})
@@ -315,6 +393,20 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
     allow_reuse_address = True
+    open_connections = 0          # read by the --workers accept loop (least-connections)
+
+    def process_request(self, request, client_address):
+        with _CONN_LOCK:                  # shutdown_request() takes it back, on every path
+            self.open_connections += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with _CONN_LOCK:
+            self.open_connections -= 1
+        super().shutdown_request(request)
+
+
+_CONN_LOCK = threading.Lock()
 
 
 _ROUTES = [
@@ -342,6 +434,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "polycodec-hybrid-emulator"
     timeout = 120
+    _records, _fault = 0, None
 
     def log_message(self, *args):  # quiet
         pass
@@ -358,6 +451,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # plumbing
     def _dispatch(self):
+        self._records, self._fault = 0, None      # counted with the status, in one write
+        self.emu.sync()
         path = urlsplit(self.path).path
         route, groups = None, {}
         for method, pattern, name in _ROUTES:
@@ -383,9 +478,9 @@ class _Handler(BaseHTTPRequestHandler):
             fault = faults.draw()
             if faults.latency:
                 time.sleep(float(faults.latency))
-            if fault:
-                self.emu._count(fault=fault)
+            self._fault = fault
             if fault == "drop":
+                self.emu._count(fault=fault)
                 self.close_connection = True
                 try:
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -397,15 +492,18 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(HttpError(429, "TOO_MANY_REQUESTS", "injected 429"), extra)
             if fault == "500":
                 return self._error(HttpError(500, "INTERNAL", "injected 500"))
-        try:
-            if route not in _OPEN:
-                self._check_auth()
-            status, payload = getattr(self, "_" + route)(body, **groups)
-        except HttpError as err:
-            return self._error(err)
-        except Exception as exc:  # a bug or a failing service module: 500 with the reason
-            return self._error(HttpError(500, "INTERNAL", f"{type(exc).__name__}: {exc}"))
-        self._send(status, payload, slow=fault == "slow")
+        # execute: the JSON trees of 100,000s of records hold no cycles; collecting while
+        # they are built costs more than evaluating them (gcpause.py)
+        with gcpause.paused() if route in _EXECUTE else contextlib.nullcontext():
+            try:
+                if route not in _OPEN:
+                    self._check_auth()
+                status, payload = getattr(self, "_" + route)(body, **groups)
+            except HttpError as err:
+                return self._error(err)
+            except Exception as exc:  # a bug or a failing service module: 500 with the reason
+                return self._error(HttpError(500, "INTERNAL", f"{type(exc).__name__}: {exc}"))
+            self._send(status, payload, slow=fault == "slow")
 
     def _read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -463,11 +561,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status, payload, extra_headers=None, slow=False):
         data = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-        self.emu._count(status)
+        self.emu._count(status, records=self._records, fault=self._fault)
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            self.send_header(H_WORKER, str(self.emu.worker))
             for k, v in (extra_headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
@@ -551,7 +650,7 @@ class _Handler(BaseHTTPRequestHandler):
         inputs = req["inputs"]
         keep = _filter(meta.get("requested_output"), meta.get("requested_output_regex"))
         outs, errors, ms = _run(svc, [svc.extractor()(inputs)], keep)
-        self.emu._count(records=1)
+        self._records = 1
         response_data = {"outputs": outs[0] if outs[0] is not None else {},
                          "warnings": [], "errors": errors[0], "service_chain": []}
         if meta.get("response_data_inputs"):
@@ -578,7 +677,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise HttpError(413, "TOO_MANY_RECORDS", f"{n} records exceed the limit of "
                             f"{self.emu.max_records} per request")
         outs, errors, ms = _run(svc, rows, _filter(data.get("output"), None))
-        self.emu._count(records=n)
+        self._records = n
         per = round(ms / n, 4) if n else 0
         return 200, {"outputs": outs, "process_time": [per] * n, "warnings": [[]] * n,
                      "errors": errors, "service_chain": [[]] * n,
@@ -631,15 +730,18 @@ class _Handler(BaseHTTPRequestHandler):
             emu.reset()
             return 200, {"reset": True}
         if what == "stats":
-            return 200, emu.stats
-        return 200, [{**r, "body": base64.b64encode(r["body"]).decode()} for r in emu.requests]
+            return 200, emu.get_stats()
+        return 200, [{**r, "body": base64.b64encode(r["body"]).decode()}
+                     for r in emu.get_requests()]
 
 
 @contextlib.contextmanager
-def spawn_emulator(*args, timeout=20.0):
-    """Run `python -m polycodec.hybrid.emulator --port 0 ...` in a subprocess; yields
-    (url, process, startup lines). The process is terminated on exit."""
+def spawn_emulator(*args, workers=1, timeout=20.0):
+    """Run `python -m polycodec.hybrid.emulator --port 0 [--workers N] ...` in a subprocess;
+    yields (url, process, startup lines). The process (and its workers) is stopped on exit."""
     cmd = [sys.executable, "-u", "-m", "polycodec.hybrid.emulator", "--port", "0", *args]
+    if workers != 1:
+        cmd += ["--workers", str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     lines, url = [], None
@@ -692,16 +794,31 @@ def main(argv=None):
                    help="upload a package at start")
     p.add_argument("--demo", metavar="TENANT", help="preload the 10-input numeric demo service "
                    "(bench/score) for TENANT")
+    p.add_argument("--workers", type=int, default=1, help="worker processes answering on the "
+                   "port (uploads, faults, stats and recordings shared; POSIX only)")
     args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error("--workers must be >= 1")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("WARNING: binding a non-loopback address; uploaded service code runs unsandboxed",
               file=sys.stderr)
-    emu = Emulator(args.host, args.port, token=args.token, api_key=args.api_key,
-                   record=args.record, max_body=args.max_body, max_records=args.max_records,
-                   faults=dict(latency=args.latency, rate_429=args.rate_429,
-                               rate_500=args.rate_500, rate_drop=args.rate_drop,
-                               rate_slow=args.rate_slow, slow_seconds=args.slow_seconds,
-                               retry_after=args.retry_after, seed=args.seed))
+    kwargs = dict(token=args.token, api_key=args.api_key, record=args.record,
+                  max_body=args.max_body, max_records=args.max_records,
+                  faults=dict(latency=args.latency, rate_429=args.rate_429,
+                              rate_500=args.rate_500, rate_drop=args.rate_drop,
+                              rate_slow=args.rate_slow, slow_seconds=args.slow_seconds,
+                              retry_after=args.retry_after, seed=args.seed))
+    if args.workers > 1:
+        from . import workers
+        packages = []
+        for item in args.preload:
+            tenant, _, path = item.partition("=")
+            with open(path, "rb") as f:
+                packages.append((tenant, f.read()))
+        if args.demo:
+            packages.append((args.demo, emulated.make_zip(emulated.numeric_definition())))
+        return workers.run(args.workers, args.host, args.port, kwargs, packages)
+    emu = Emulator(args.host, args.port, **kwargs)
     for item in args.preload:
         tenant, _, path = item.partition("=")
         with open(path, "rb") as f:
