@@ -35,6 +35,9 @@ cdef extern from "Python.h":
     bint PyMemoryView_Check(object o)
     const char* PyUnicode_AsUTF8AndSize(object o, Py_ssize_t *size) except NULL
     Py_ssize_t PyBytes_GET_SIZE(object o)
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
 
 cdef object _ndarray = np.ndarray
 cdef object _Bin = _common.Bin
@@ -154,10 +157,14 @@ cdef class Packer:
     cdef int _str(self, obj) except -1:
         cdef Py_ssize_t n
         cdef const char *data
-        try:
-            data = PyUnicode_AsUTF8AndSize(obj, &n)
-        except UnicodeEncodeError as e:
-            raise _Fail(f"str is not valid UTF-8: {e.reason}") from None
+        if PyUnicode_IS_COMPACT_ASCII(obj):   # the common case: the bytes are the str's own
+            data = <const char*>PyUnicode_DATA(obj)
+            n = PyUnicode_GET_LENGTH(obj)
+        else:
+            try:
+                data = PyUnicode_AsUTF8AndSize(obj, &n)
+            except UnicodeEncodeError as e:
+                raise _Fail(f"str is not valid UTF-8: {e.reason}") from None
         self._reserve(5 + n)
         cdef char *p = self.buf + self.length
         if n < 32:

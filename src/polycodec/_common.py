@@ -80,6 +80,8 @@ def format_path(parts) -> str:
 
 def as_input(buf):
     """A read-only 1-D byte view of `buf` (bytes, bytearray, memoryview, numpy array)."""
+    if type(buf) is bytes:
+        return memoryview(buf)   # already read-only, contiguous, format "B"
     try:
         mv = memoryview(buf)
     except TypeError:
