@@ -675,14 +675,14 @@ class Reassembler:
     """Collects chunks (any order) into one buffer; each byte is copied once.
 
     All chunks but the last are `chunk_size` long, so chunk i lands at i*chunk_size as soon as
-    it arrives. The buffer is a numpy allocation grown with realloc (no copy of what is
-    written) when the count is not known up front.
+    it arrives. `chunk_size=None` takes the length of chunk 0 (a sender slices one frame into
+    equal pieces); chunks that arrive before chunk 0 wait as views until it comes.
     """
 
     def __init__(self, count=None, *, max_size=DEFAULT_MAX_SIZE, chunk_size=CHUNK_SIZE,
                  max_chunks=DEFAULT_MAX_CHUNKS):
-        if not isinstance(chunk_size, int) or chunk_size <= 0:
-            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
+            raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
         if count is not None and (not isinstance(count, int) or count < 0):
             raise ValueError(f"count must be a non-negative int, got {count!r}")
         self.max_size = max_size
@@ -692,14 +692,17 @@ class Reassembler:
         if count is not None:
             self._check_count(count)
         self._got = set()
+        self._early = {}            # index -> view, held until chunk 0 gives the chunk size
+        self._early_bytes = 0
         self._short = None          # index of the one chunk shorter than chunk_size
         self._short_len = 0
         self._top = -1              # highest index received
         self._done = False
-        # Unknown count: reserve address space for max_size, not memory. A block this large is
+        # Unknown size: reserve address space for max_size, not memory. A block this large is
         # mmapped by malloc, so pages are only touched as chunks land, and result() trims it
         # with realloc (mremap: no bytes move). Growing instead would zero-fill every new page.
-        cap = min(count * chunk_size if count is not None else max_size, max_size)
+        known = count is not None and chunk_size is not None
+        cap = min(count * chunk_size if known else max_size, max_size)
         try:
             self._buf = np.empty(cap, np.uint8)
         except MemoryError:   # strict overcommit: start small and grow
@@ -708,12 +711,13 @@ class Reassembler:
     def _check_count(self, count):
         if count > self.max_chunks:
             raise DecodeError(f"{count} chunks exceed max_chunks={self.max_chunks}")
-        if (count - 1) * self.chunk_size >= self.max_size and count:
+        if self.chunk_size is not None and count and \
+                (count - 1) * self.chunk_size >= self.max_size:
             raise DecodeError(f"{count} chunks of {self.chunk_size} bytes exceed "
                               f"max_size={self.max_size}")
 
     def __len__(self):
-        return len(self._got)
+        return len(self._got) + len(self._early)
 
     def add(self, index, chunk):
         if self._done:
@@ -723,11 +727,32 @@ class Reassembler:
         limit = self.count if self.count is not None else self.max_chunks
         if index >= limit:
             raise DecodeError(f"chunk index {index} out of range (limit {limit})")
-        if index in self._got:
+        if index in self._got or index in self._early:
             raise DecodeError(f"duplicate chunk {index}")
         mv = memoryview(chunk)
         if mv.format != "B" or mv.ndim != 1:
             mv = mv.cast("B")
+        if self.chunk_size is None:
+            if index:
+                if not len(mv) or self._early_bytes + len(mv) > self.max_size:
+                    raise DecodeError(f"chunk {index} has {len(mv)} bytes; the chunks held "
+                                      f"would exceed max_size={self.max_size}")
+                self._early[index] = mv
+                self._early_bytes += len(mv)
+                return
+            if not len(mv):
+                raise DecodeError("chunk 0 is empty")
+            self.chunk_size = len(mv)
+            if self.count is not None:
+                self._check_count(self.count)
+            self._place(0, mv)
+            early, self._early = self._early, {}
+            for i in sorted(early):
+                self._place(i, early.pop(i))
+            return
+        self._place(index, mv)
+
+    def _place(self, index, mv):
         n = len(mv)
         size = self.chunk_size
         if n == 0 or n > size:
@@ -768,6 +793,9 @@ class Reassembler:
         if self.count is not None and count != self.count:
             raise DecodeError(f"count {count} differs from the announced {self.count}")
         self._check_count(count)
+        if count and self.chunk_size is None:
+            raise DecodeError(f"incomplete message: chunk 0 is missing"
+                              f" ({len(self._early)} later chunks held)")
         if len(self._got) != count or self._top != count - 1:
             miss = self.missing(count)
             extra = sorted(i for i in self._got if i >= count)

@@ -507,3 +507,35 @@ def test_attribute_dicts_that_shadow_methods(impl):
 
     value = {"a": ObjectProxy(items=1, get=2, keys=3)}
     assert impl.packb(value) == msgpack.packb({"a": {"items": 1, "get": 2, "keys": 3}})
+
+
+# --- Reassembler(chunk_size=None): the size is chunk 0's length -----------------------------
+@pytest.mark.parametrize("size", [1000, 262_144, 2 << 20])
+def test_reassembler_learns_chunk_size_from_chunk_zero(impl, size):
+    arr = np.arange(3 * size // 8 + 17, dtype=np.float64)
+    frame = impl.packb(arr)
+    pieces = impl.chunks(frame, size)
+    order = list(enumerate(pieces))
+    order = order[1::2] + order[0::2]          # later chunks first: they wait for chunk 0
+    r = impl.Reassembler(chunk_size=None)
+    for i, piece in order:
+        r.add(i, piece)
+    assert len(r) == len(pieces)
+    out = impl.unpackb(r.result(len(pieces)))
+    assert np.array_equal(out, arr)
+    assert np.shares_memory(out, np.asarray(r.result.__self__._buf))
+
+
+def test_reassembler_unknown_size_errors(impl):
+    r = impl.Reassembler(chunk_size=None)
+    r.add(2, b"x" * 10)
+    with pytest.raises(DecodeError, match="chunk 0 is missing"):
+        r.result(3)
+    r = impl.Reassembler(chunk_size=None)
+    r.add(0, b"x" * 10)
+    with pytest.raises(DecodeError):
+        r.add(1, b"x" * 11)                      # longer than chunk 0
+    r = impl.Reassembler(chunk_size=None, max_size=15)
+    r.add(1, b"x" * 10)
+    with pytest.raises(DecodeError, match="max_size"):
+        r.add(2, b"x" * 10)                      # held chunks are bounded too

@@ -307,11 +307,13 @@ def test_receiver_refuses_gaps_and_unequal_chunks():
     with pytest.raises(polycodec.DecodeError):
         rx.process("k", context=CTX_A)
     rx.create("k", context=CTX_A)
-    rx.set("k", 0, pieces[0][:-1], context=CTX_A)  # a short chunk that is not the last
-    rx.set("k", 1, pieces[1], context=CTX_A)
-    with pytest.raises(polycodec.DecodeError):
+    rx.set("k", 0, pieces[0][:-1], context=CTX_A)  # chunk 0 sets the size: 1 byte short
+    with pytest.raises(polycodec.DecodeError):     # caught as chunk 1 arrives, not at process
+        rx.set("k", 1, pieces[1], context=CTX_A)
+    assert len(rx) == 0                            # the poisoned upload is freed at once
+    with pytest.raises(KeyError):
         rx.process("k", context=CTX_A)
-    assert got == [] and len(rx) == 0
+    assert got == []
 
 
 def test_pack_value_copies_only_what_can_change():
