@@ -197,9 +197,14 @@ class _Run:
         except Exception as exc:
             self.notes.append(f"- {workload} / {impl}: failed: {type(exc).__name__}: {exc}")
             return None
-        # `number` calls per sample so a sample lasts >= ~20 ms; fewer rounds for slow ones
-        number = max(1, min(2000, int(0.02 / max(first, 1e-7))))
-        rounds = self.repeat if first < 0.2 else max(3, self.repeat // 2)
+        # Fast candidates: many short rounds (~5 ms each, 3x `repeat` of them), so that a burst
+        # of load from another process spoils few rounds and the median holds. Slow ones:
+        # one call per round, fewer rounds above 0.2 s.
+        number = max(1, min(2000, int(0.005 / max(first, 1e-7))))
+        if first < 0.005:
+            rounds = 3 * self.repeat
+        else:
+            rounds = self.repeat if first < 0.2 else max(3, self.repeat // 2)
         r = Row(workload, impl, float("nan"), baseline, note)
         self.rows.append(r)
         self.pending.append((r, fn, number, rounds))
