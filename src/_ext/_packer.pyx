@@ -7,6 +7,8 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_ANY_CONTIGUOUS
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.object cimport PyCallable_Check
+from cpython.ref cimport PyObject
+from cpython.dict cimport PyDict_Next
 from libc.string cimport memcpy
 from libc.stdint cimport uint64_t, int64_t
 
@@ -329,13 +331,13 @@ cdef class Packer:
     cdef int _seq(self, obj, int depth) except -1:
         cdef Py_ssize_t i = 0
         self._head(0x90, 16, 0xDC, 0xDD, len(obj))
-        for item in obj:
-            try:
+        try:                      # one handler per container, not per item: the hot path
+            for item in obj:
                 self._pack(item, depth + 1)
-            except _Fail as e:
-                e.parts.append(i)
-                raise
-            i += 1
+                i += 1
+        except _Fail as e:
+            e.parts.append(i)
+            raise
         return 0
 
     cdef int _dict(self, dict obj, int depth) except -1:
@@ -346,36 +348,33 @@ cdef class Packer:
                 return self._pack(out, depth)
         has_rtype = _S_RTYPE in obj
         self._head(0x80, 16, 0xDE, 0xDF, len(obj))
-        for key, value in obj.items():
-            if PyUnicode_Check(key):
-                if has_rtype and type(key) is str and key == _S_RTYPE:
-                    continue
-                self._str(key)
-            elif PyBytes_Check(key):
-                self._bytes(key)
-            elif self.strict:
-                e = _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
-                          "(strict_map_key=False allows it)")
-                e.parts.append(key)
-                raise e
-            else:
-                try:
+        cdef Py_ssize_t ppos = 0
+        cdef PyObject *pk
+        cdef PyObject *pv
+        key = None
+        try:                      # `key` names the entry being written when a _Fail rises
+            while PyDict_Next(obj, &ppos, &pk, &pv):   # borrowed; key/value hold references
+                key = <object>pk
+                value = <object>pv
+                if PyUnicode_Check(key):
+                    if has_rtype and type(key) is str and key == _S_RTYPE:
+                        continue
+                    self._str(key)
+                elif PyBytes_Check(key):
+                    self._bytes(key)
+                elif self.strict:
+                    raise _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
+                                "(strict_map_key=False allows it)")
+                else:
                     self._pack(key, depth + 1)
-                except _Fail as e:
-                    e.parts.append(key)
-                    raise
-            try:
                 self._pack(value, depth + 1)
-            except _Fail as e:
-                e.parts.append(key)
-                raise
-        if has_rtype:
-            self._str(_S_RTYPE)
-            try:
+            if has_rtype:
+                key = _S_RTYPE
+                self._str(_S_RTYPE)
                 self._pack(obj[_S_RTYPE], depth + 1)
-            except _Fail as e:
-                e.parts.append(_S_RTYPE)
-                raise
+        except _Fail as e:
+            e.parts.append(key)
+            raise
         return 0
 
     cdef int _other(self, obj, int depth) except -1:
