@@ -5,7 +5,7 @@ import pytest
 
 from polycodec.hybrid import Client, emulated
 from polycodec.hybrid.emulator import Emulator
-from polycodec.hybrid.testing import hybrid_emulator  # noqa: F401 - the public fixture
+from polycodec.hybrid.testing import hybrid_emulator, hybrid_emulator_process  # noqa: F401
 
 TENANT = "my-tenant"
 N_INPUTS = 4

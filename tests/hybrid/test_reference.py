@@ -77,6 +77,10 @@ def _both(emu, call, cspark_wasm):
 
 RECORDS = [{"x0": 1, "x1": 2.5, "x2": -3, "x3": 1e300}, {"x0": 0, "x1": 0.1, "x2": 7, "x3": 2}]
 TABLE = [["x0", "x1", "x2", "x3"], [1, 2, 3, 4], [5, 6.5, 7, 8]]
+# built once: a zip stores its members' times (2 s resolution), so packages built for each
+# client separately could differ when the two calls straddle a tick
+PKG_F2 = emulated.make_zip(emulated.numeric_definition(2, folder="f2"))
+PKG_F3 = emulated.make_zip(emulated.numeric_definition(2, folder="f3"))
 
 CALLS = {
     "v3 folder/service": lambda c, s: c.services.execute("bench/score", inputs=RECORDS[0]),
@@ -108,10 +112,8 @@ CALLS = {
                                                         metadata={"extra": 1}),
     "metadata": lambda c, s: c.services.get_metadata(f"service/{s.service_id}",
                                                      inputs={"x0": 2}),
-    "upload": lambda c, s: c.services.upload(
-        io.BytesIO(emulated.make_zip(emulated.numeric_definition(2, folder="f2"))), "pkg.zip"),
-    "upload default name": lambda c, s: c.services.upload(
-        io.BytesIO(emulated.make_zip(emulated.numeric_definition(2, folder="f3")))),
+    "upload": lambda c, s: c.services.upload(io.BytesIO(PKG_F2), "pkg.zip"),
+    "upload default name": lambda c, s: c.services.upload(io.BytesIO(PKG_F3)),
     "health": lambda c, s: c.health.check(),
     "version": lambda c, s: c.version.get(),
     "status": lambda c, s: c.status.get(),

@@ -4,13 +4,20 @@ H1  body encoding, 10,000 records x 10 numeric fields (list of dicts): cspark 0.
     (httpx json=, what its execute() does), plain orjson, polycodec (exact reference body, NaN
     check on), polycodec table form (what batching sends).
 H2  the same 10,000 x 10 from numpy columns: cspark needs records of Python values first.
-H3  100,000 records through the emulator (separate process, zero latency): cspark's one v4
-    request vs polycodec's one request and batched runs over batch sizes x concurrency.
+H3  100,000 records through the emulator (separate process(es), zero latency): cspark's one v4
+    request vs polycodec's one request and batched runs over batch sizes x concurrency, against
+    one emulator instance with --workers 2 (a real runner serves concurrent requests on several
+    cores) and, as a second workload, one with a single worker. CPU time of the client and of
+    the emulator processes is reported per row (where the time goes).
 H4  the same service with 50 ms injected latency per request: throughput vs concurrency.
 """
 from __future__ import annotations
 
+import functools
 import json
+import os
+import re
+import statistics
 import time
 
 import httpx
@@ -23,6 +30,7 @@ TENANT = "bench"
 URI = "bench/score"
 
 
+@functools.lru_cache(maxsize=4)     # read-only datasets, shared by the workloads of one run
 def _records(n, fields=10, seed=0):
     rng = np.random.default_rng(seed)
     ints = rng.integers(0, 1_000_000, size=(n, fields // 2)).tolist()
@@ -96,49 +104,111 @@ def _encoding_rows(repeat, notes):
     return rows
 
 
-def _throughput_rows(url, n, configs, repeat, notes):
+def _server_pids(proc, lines):
+    """The emulator's processes: the spawned one plus its workers (--workers N > 1)."""
+    pids = [proc.pid]
+    for line in lines:
+        m = re.search(r"workers \(pids ([\d ]+)\)", line)
+        if m:
+            pids += [int(p) for p in m.group(1).split()]
+    return pids
+
+
+def _cpu_of(pids):
+    """User+system CPU seconds of processes (Linux /proc; None elsewhere)."""
+    try:
+        total = 0
+        for pid in pids:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _sample(fn, pids):
+    """(wall seconds, client CPU seconds, emulator CPU seconds or None) of one call."""
+    s0, c0, t0 = _cpu_of(pids), time.process_time(), time.perf_counter()
+    fn()
+    wall, client = time.perf_counter() - t0, time.process_time() - c0
+    s1 = _cpu_of(pids)
+    return wall, client, None if s0 is None or s1 is None else s1 - s0
+
+
+def _median(samples):
+    wall = statistics.median(x[0] for x in samples)
+    client = statistics.median(x[1] for x in samples)
+    server = (statistics.median(x[2] for x in samples)
+              if all(x[2] is not None for x in samples) else None)
+    return wall, client, server
+
+
+def _cpu_note(n, t):
+    wall, client, server = t
+    note = f"{n / wall:,.0f} rec/s; CPU client {client * 1000:.0f} ms"
+    if server is not None:
+        note += f", emulator {server * 1000:.0f} ms"
+    return note
+
+
+def _throughput_rows(url, n, configs, rounds, pids, workers, one_request=True):
+    """cspark's one request and polycodec's runs against ONE emulator instance, timed in
+    rounds: each round runs cspark once, then every polycodec configuration once, so slow
+    drifts of the machine's load hit every row alike. Medians over the rounds."""
     from .. import hybrid as Hybrid
 
     wasm, _, _ = _cspark()
     recs = _records(n, seed=1)
-    rows = []
-    w = f"H3 {n // 1000}k records via emulator"
+    w = f"H3 {n // 1000}k records via emulator, workers={workers}"
     base = "cspark 0.3.3" if wasm is not None else "polycodec 1 request"
+    ref_client = None
+    runs = {}                                          # impl -> (callable, note prefix)
+    c = Hybrid.Client(base_url=url, tenant=TENANT, token="open", timeout=600_000)
+    try:
+        if wasm is not None:
+            ref_client = wasm.Client(base_url=url, tenant=TENANT, token="open", logger=False,
+                                     timeout=600_000)
 
-    def rate(seconds):
-        return f"{n / seconds:,.0f} rec/s"
-    if wasm is not None:
-        ref_client = wasm.Client(base_url=url, tenant=TENANT, token="open", logger=False,
-                                 timeout=600_000)
-
-        def ref():
-            data = ref_client.services.execute(URI, inputs=recs).data
-            assert len(data["outputs"]) == n
-        t = timeit(ref, repeat)
-        rows.append(Row(w, base, t, base, "one v4 request, " + rate(t)))
-        ref_client.close()
-    with Hybrid.Client(base_url=url, tenant=TENANT, token="open", timeout=600_000) as c:
-        def one():
-            assert len(c.services.execute(URI, inputs=recs).data["outputs"]) == n
-        t = timeit(one, repeat)
-        rows.append(Row(w, "polycodec 1 request", t, base, rate(t)))
+            def ref():
+                data = ref_client.services.execute(URI, inputs=recs).data
+                assert len(data["outputs"]) == n
+            served = " (one worker serves it)" if workers > 1 else ""
+            runs[base] = (ref, f"one v4 request{served}, ")
+        if one_request or wasm is None:
+            def one():
+                assert len(c.services.execute(URI, inputs=recs).data["outputs"]) == n
+            runs["polycodec 1 request"] = (one, "")
         for batch_size, concurrency in configs:
-            def batched():
+            def batched(batch_size=batch_size, concurrency=concurrency):
                 result = c.services.execute(URI, inputs=recs, batch_size=batch_size,
                                             concurrency=concurrency)
                 assert result.ok and len(result) == n
-            t = timeit(batched, repeat)
-            rows.append(Row(w, f"polycodec b={batch_size} c={concurrency}", t, base, rate(t)))
+            runs[f"polycodec b={batch_size} c={concurrency}"] = (batched, "")
+        for fn, _ in runs.values():
+            fn()                                       # warm-up: connections, caches
+        samples = {impl: [] for impl in runs}
+        for _ in range(rounds):
+            for impl, (fn, _) in runs.items():
+                samples[impl].append(_sample(fn, pids))
+    finally:
+        c.close()
+        if ref_client is not None:
+            ref_client.close()
+    rows = []
+    for impl, (_, prefix) in runs.items():
+        t = _median(samples[impl])
+        rows.append(Row(w, impl, t[0], base, prefix + _cpu_note(n, t)))
     return rows
 
 
-def _latency_rows(url, n, batch_size, levels, repeat):
+def _latency_rows(url, n, batch_size, levels, repeat, workers=1):
     from .. import hybrid as Hybrid
 
     recs = _records(n, seed=2)
     httpx.post(url + "/_emulator/faults", json={"latency": 0.05})
     rows = []
-    w = f"H4 {n // 1000}k records, 50 ms latency, b={batch_size}"
+    w = f"H4 {n // 1000}k records, 50 ms latency, b={batch_size}, workers={workers}"
     base = f"polycodec c={levels[0]}"
     try:
         with Hybrid.Client(base_url=url, tenant=TENANT, token="open") as c:
@@ -161,20 +231,35 @@ def run(args) -> Section:
     notes = []
     rows = _encoding_rows(repeat, notes)
     n = 100_000
-    if quick:
-        configs = [(5000, 2), (5000, 4)]
-        tput_repeat, lat = 1, dict(n=8_000, batch_size=500, levels=[1, 2, 4, 8], repeat=1)
+    if quick:        # ~20 s
+        configs2, configs1 = [(10000, 2), (20000, 4)], [(20000, 2)]
+        tput = dict(rounds=3)
+        lat = dict(n=4_000, batch_size=500, levels=[1, 2, 4, 8], repeat=1)
     else:
-        configs = [(b, k) for b in (1000, 5000, 20000) for k in (1, 2, 4, 8)]
-        tput_repeat, lat = 3, dict(n=40_000, batch_size=1000, levels=[1, 2, 4, 8], repeat=3)
-    with spawn_emulator("--demo", TENANT) as (url, _proc, _lines):
-        rows += _throughput_rows(url, n, configs, tput_repeat, notes)
-        rows += _latency_rows(url, **lat)
-    notes.append("H3/H4: the emulator runs in its own process (python -m "
-                 "polycodec.hybrid.emulator --demo bench), service bench/score, 10 numeric "
-                 "inputs; batched runs send table form. "
-                 f"{'quick mode: repeat 1 for H3/H4. ' if quick else ''}"
-                 "rec/s = records / median seconds.")
+        configs2 = [(b, k) for b in (5000, 10000, 20000) for k in (1, 2, 4, 8)]
+        configs1 = [(5000, 1), (5000, 2), (20000, 1), (20000, 2)]
+        tput = dict(rounds=5)
+        lat = dict(n=40_000, batch_size=1000, levels=[1, 2, 4, 8], repeat=3)
+    with spawn_emulator("--demo", TENANT, workers=2) as (url, proc, lines):
+        rows += _throughput_rows(url, n, configs2, pids=_server_pids(proc, lines), workers=2,
+                                 **tput)
+        rows += _latency_rows(url, **lat, workers=2)
+    with spawn_emulator("--demo", TENANT) as (url, proc, lines):
+        rows += _throughput_rows(url, n, configs1, pids=_server_pids(proc, lines), workers=1,
+                                 one_request=not quick, **tput)
+    notes.append(
+        "H3/H4: the emulator runs in its own process(es) (python -m polycodec.hybrid.emulator "
+        "--demo bench [--workers 2]), service bench/score, 10 numeric inputs; batched runs "
+        "send table form. workers=2: two emulator processes on one port (this machine has "
+        f"{os.cpu_count()} cores, shared by the client and the emulator); a single request "
+        "(cspark's, or polycodec's '1 request') is served by one worker whatever N is. "
+        "workers=1: one emulator process, as before. Both clients hit the SAME emulator "
+        "instance per workload. CPU = median per run, client process and emulator processes "
+        "(/proc). "
+        f"H3 rows are timed in {tput['rounds']} rounds (each: cspark once, then every "
+        "polycodec row once; medians). "
+        f"{'quick mode: H4 repeat 1. ' if quick else ''}"
+        "rec/s = records / median seconds.")
     return Section("Hybrid Runner: bodies and batching (polycodec.hybrid vs cspark 0.3.3)",
                    rows, notes)
 

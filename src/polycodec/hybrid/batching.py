@@ -25,7 +25,7 @@ from typing import Any, Iterator, Optional
 
 import orjson
 
-from . import bodies, tables
+from . import bodies, gcpause, tables
 from . import uri as _uri
 from .client import _encode
 from ..errors import EncodeError
@@ -453,9 +453,16 @@ def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None
     n, source = make_source(inputs, batch_size, form or "table", nan, columns, total)
 
     def tasks():
-        for index, (start, count, inputs_json) in enumerate(source):
-            body, _ = _encode(_body(inputs_json, meta_json), encoding, config.compress_level)
+        index = 0
+        while True:
+            with gcpause.paused():       # rows/tuples built per batch hold no cycles
+                item = next(source, None)
+                if item is None:
+                    return
+                start, count, inputs_json = item
+                body, _ = _encode(_body(inputs_json, meta_json), encoding, config.compress_level)
             yield BatchTask(index, start, count, url, body, headers, config)
+            index += 1
     return n, tasks(), concurrency, window
 
 

@@ -274,6 +274,8 @@ class Emulator:
         self.httpd.server_close()
         if self._thread is not None:
             self._thread.join(5)
+        if self.shared is not None:
+            self.shared.close()
 
     def __enter__(self):
         return self.start()
@@ -393,16 +395,21 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
     allow_reuse_address = True
-    open_connections = 0          # read by the --workers accept loop (least-connections)
+    open_connections = 0
+    connection_counts = None      # --workers: shared array the accept loops compare
+
+    def _opened(self, delta):
+        with _CONN_LOCK:
+            self.open_connections += delta
+            if self.connection_counts is not None:
+                self.connection_counts[self.emulator.worker] = self.open_connections
 
     def process_request(self, request, client_address):
-        with _CONN_LOCK:                  # shutdown_request() takes it back, on every path
-            self.open_connections += 1
+        self._opened(1)                   # shutdown_request() takes it back, on every path
         super().process_request(request, client_address)
 
     def shutdown_request(self, request):
-        with _CONN_LOCK:
-            self.open_connections -= 1
+        self._opened(-1)
         super().shutdown_request(request)
 
 
@@ -500,10 +507,12 @@ class _Handler(BaseHTTPRequestHandler):
                     self._check_auth()
                 status, payload = getattr(self, "_" + route)(body, **groups)
             except HttpError as err:
-                return self._error(err)
+                status, payload = None, err
             except Exception as exc:  # a bug or a failing service module: 500 with the reason
-                return self._error(HttpError(500, "INTERNAL", f"{type(exc).__name__}: {exc}"))
-            self._send(status, payload, slow=fault == "slow")
+                status, payload = None, HttpError(500, "INTERNAL", f"{type(exc).__name__}: {exc}")
+        if status is None:
+            return self._error(payload)
+        self._send(status, payload, slow=fault == "slow")   # dumps makes no containers
 
     def _read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

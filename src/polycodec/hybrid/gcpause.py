@@ -15,7 +15,7 @@ import contextlib
 import gc
 import threading
 
-LARGE = 1 << 20            # bodies from this many bytes up are decoded with the collector paused
+LARGE = 64 << 10            # response bodies from this size up are decoded with the collector paused
 
 _lock = threading.Lock()
 _depth = 0

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from . import tables
+from . import gcpause, tables
 from .bodies import check_nan_policy, loads
 from .errors import HybridApiError, HybridSdkError
 
@@ -170,7 +170,11 @@ def _decode(response: httpx.Response):
     if "application/json" not in response.headers.get("content-type", ""):
         return None
     try:
-        return loads(response.content)
+        content = response.content
+        if len(content) < gcpause.LARGE:
+            return loads(content)
+        with gcpause.paused():      # a JSON tree has no cycles: see gcpause.py
+            return loads(content)
     except ValueError:
         return response.text
 

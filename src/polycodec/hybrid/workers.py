@@ -7,10 +7,12 @@ shared state (shared.py: uploads, fault settings, stats, recorded requests), sto
 Each worker is the ordinary threaded emulator (one thread per connection) in its own
 interpreter, so N requests are evaluated on N cores at once.
 
-Connections are spread least-connections style: a worker holding k open connections waits
-k x ACCEPT_DELAY (at most ACCEPT_DELAY_MAX) before it accepts, so an idle worker takes a new
-connection first. A keep-alive connection stays on the worker that accepted it: one request
-(e.g. a client that sends everything in a single v4 call) always runs on one worker.
+Connections are spread least-connections style: each worker publishes its count of open
+connections in a small shared-memory array; a worker whose count is above the lowest waits
+ACCEPT_WAIT before it accepts (so the least busy worker takes a new connection first, and a
+stalled one cannot hold it up for long). A keep-alive connection stays on the worker that
+accepted it: one request (e.g. a client that sends everything in a single v4 call) always
+runs on one worker.
 
 Per-worker, by design: the random draws of fault injection (see shared.py for seeds) and
 the `x-emulator-worker` response header naming the worker that answered. POSIX only (fork).
@@ -19,6 +21,7 @@ exits when its parent is gone.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import selectors
 import shutil
@@ -32,13 +35,13 @@ import traceback
 from . import emulated
 from .shared import SharedStore
 
-ACCEPT_DELAY = 0.005          # seconds per open connection before a busy worker accepts
-ACCEPT_DELAY_MAX = 0.05
+ACCEPT_WAIT = 0.05            # seconds a busier worker leaves a new connection to the others
 
 
-def serve(emu, parent_pid):
+def serve(emu, parent_pid, counts):
     """Accept loop of one worker on the shared, non-blocking listening socket."""
-    httpd = emu.httpd
+    httpd, me = emu.httpd, emu.worker
+    httpd.connection_counts = counts
     with selectors.DefaultSelector() as sel:
         sel.register(httpd.socket, selectors.EVENT_READ)
         while True:
@@ -46,9 +49,8 @@ def serve(emu, parent_pid):
                 if os.getppid() != parent_pid:
                     return
                 continue
-            busy = httpd.open_connections
-            if busy:
-                time.sleep(min(ACCEPT_DELAY * busy, ACCEPT_DELAY_MAX))
+            if counts[me] > min(counts):
+                time.sleep(ACCEPT_WAIT)
             httpd._handle_request_noblock()          # another worker won: accept fails, fine
 
 
@@ -74,6 +76,7 @@ def run(workers, host, port, emulator_kwargs, packages):
     state = tempfile.mkdtemp(prefix="polycodec-emulator-")
     path = os.path.join(state, "state.sqlite")
     pids = []
+    counts = multiprocessing.RawArray("l", workers)     # open connections per worker
     try:
         store = SharedStore(path)
         from .emulator import Faults
@@ -96,7 +99,7 @@ def run(workers, host, port, emulator_kwargs, packages):
                     from .emulator import Emulator
                     emu = Emulator(host, port, shared=SharedStore(path), worker=w, sock=sock,
                                    **emulator_kwargs)
-                    serve(emu, parent)
+                    serve(emu, parent, counts)
                     code = 0
                 except KeyboardInterrupt:
                     code = 0
