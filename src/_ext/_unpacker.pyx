@@ -100,6 +100,10 @@ cdef class Unpacker:
             ref.offset = start
             ref.length = n
             return ref
+        return self._bin_at(start, n)
+
+    cdef object _bin_at(self, Py_ssize_t start, Py_ssize_t n):
+        """A plain bin: bytes, or a read-only view of the input with bin_views=True."""
         if self.bin_views:
             return self.base[start:start + n]
         return PyBytes_FromStringAndSize(<const char*>(self.p + start), n)
@@ -406,7 +410,7 @@ cdef class Unpacker:
         cdef _BinRef ref
         if isinstance(value, _BinRef):
             ref = <_BinRef>value
-            return PyBytes_FromStringAndSize(<const char*>(self.p + ref.offset), ref.length)
+            return self._bin_at(ref.offset, ref.length)
         if isinstance(value, list):
             return [self._plain(v) for v in <list>value]
         return value

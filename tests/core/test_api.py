@@ -539,3 +539,12 @@ def test_reassembler_unknown_size_errors(impl):
     r.add(1, b"x" * 10)
     with pytest.raises(DecodeError, match="max_size"):
         r.add(2, b"x" * 10)                      # held chunks are bounded too
+
+
+def test_bin_views_applies_to_rvalue_of_plain_and_unknown_maps(impl):
+    frame = impl.packb({"_rvalue": b"r" * 100, "u": {"_rtype": "other", "_rvalue": [b"a", b"b"]}})
+    out = impl.unpackb(frame, bin_views=True)
+    assert isinstance(out["_rvalue"], memoryview) and bytes(out["_rvalue"]) == b"r" * 100
+    assert [type(v) for v in out["u"]["_rvalue"]] == [memoryview, memoryview]
+    plain = impl.unpackb(frame)
+    assert plain["_rvalue"] == b"r" * 100 and plain["u"]["_rvalue"] == [b"a", b"b"]
