@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from polycodec._jsonhttp import spawn_cli
 from polycodec.backends import BackendClient
 from polycodec.backends.spec import PYRUN_DEFAULTS
 
@@ -23,24 +23,11 @@ class CliServer:
     """`python -m polycodec.backends.pyrun --port 0 ...` as a child process."""
 
     def __init__(self, *args):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "polycodec.backends.pyrun", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if "listening on " not in line:
-            self.proc.kill()
-            raise RuntimeError(f"pyrun did not start: {line!r} {self.proc.stderr.read()!r}")
-        self.url = line.split("listening on ")[1].split()[0]
+        self._cm = spawn_cli(["-m", "polycodec.backends.pyrun", "--port", "0", *args])
+        self.proc, self.url = self._cm.__enter__()
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        self._cm.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +52,23 @@ def client(pyrun, partition):
 
 
 def pid_alive(pid):
+    """True if `pid` runs (a zombie waiting to be reaped counts as dead)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def wait_dead(pid, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not pid_alive(pid)
 
 
 class Recorder(ThreadingHTTPServer):

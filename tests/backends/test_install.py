@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from polycodec.backends.install import UnmatchedConfigWarning
 from polycodec.backends import (BackendModule, InstallRequest, PayloadError, decode_id,
                                 encode_id, install_request, parse_install_response)
-from polycodec.backends.spec import (API_KEY_RULE, CONFIG_KEYS, DEFAULT_PARTITION, GRAPH_TYPE,
+from polycodec.backends.spec import (CONFIG_KEYS, DEFAULT_PARTITION, GRAPH_TYPE,
                                      IGNORED_CONFIG_KEYS, INSTALL_KEYS, LOCK_KEYS, MODULE_TYPE,
                                      NAME_MAX_LEN, NAME_PATTERN, PARTITION_MAX_LEN,
                                      PARTITION_PATTERN, RESPONSE_KEYS, SPEC_API_KEY_EXAMPLES,
@@ -107,11 +107,29 @@ def test_api_key_rule(version, key):
     assert api_key(version) == key
 
 
-@given(nums, nums, nums)
-def test_api_key_follows_the_table(major, minor, patch):
-    parts = {"major": major, "minor": minor, "patch": patch}
-    part, prefix = next(((p, pre) for p, pre in API_KEY_RULE if parts[p] > 0), API_KEY_RULE[-1])
-    assert api_key(f"{major}.{minor}.{patch}") == f"{prefix}{parts[part]}"
+def _v(*parts):
+    return ".".join(map(str, parts))
+
+
+@given(nums, nums, nums, nums, nums)
+def test_api_key_changes_exactly_on_breaking_versions(major, minor, patch, x, y):
+    # stated as semver caret compatibility, not as the table: versions that ^M.m.p accepts
+    # share a key; a version it rejects gets another one
+    key = api_key(_v(major, minor, patch))
+    assert key.isdigit()
+    if major:
+        same = [_v(major, x, y)]
+    elif minor:
+        same = [_v(0, minor, x)]
+    else:
+        same = [_v(0, 0, patch)]
+    assert {api_key(v) for v in same} == {key}
+    other = [_v(major + 1 + x, minor, patch)]
+    if not major:
+        other += [_v(0, minor + 1 + x, patch), _v(1 + x, 0, 0)]
+        if not minor:
+            other += [_v(0, 0, patch + 1 + x), _v(0, 1 + x, 0)]
+    assert key not in {api_key(v) for v in other}
 
 
 @pytest.mark.parametrize("bad", ["1.2", "^1.2.3", "01.2.3", "1.2.3\n", "x", ""])

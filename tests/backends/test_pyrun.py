@@ -1,6 +1,7 @@
 """The local pyrun backend end to end, through BackendClient and through raw HTTP."""
 from __future__ import annotations
 
+import re
 import socket
 import time
 import uuid
@@ -13,9 +14,9 @@ import pytest
 from polycodec.backends import BackendClient, RunCell
 from polycodec.backends.pyrun import PyrunServer
 from polycodec.backends.spec import (CELL_BANNER, DEFAULT_PARTITION, PARTITION_HEADER,
-                                     PYRUN_DEFAULTS, ROUTES)
+                                     PYRUN_DEFAULTS, ROUTES, VALUE_MAX_DEPTH)
 
-from .conftest import CELL_TIMEOUT, MAX_BODY, MAX_OUTPUT, CliServer, pid_alive
+from .conftest import CELL_TIMEOUT, MAX_BODY, MAX_OUTPUT, CliServer, pid_alive, wait_dead
 
 pytestmark = pytest.mark.slow
 NAME, VERSION = PYRUN_DEFAULTS["name"], PYRUN_DEFAULTS["version"]
@@ -163,6 +164,52 @@ def test_time_limit_really_stops_the_cell(client, tmp_path):
     assert r.captured_out == {"fresh": 1} and "'kept' is not defined" in r.error
 
 
+def test_time_limit_stops_the_cells_child_processes(client):
+    code = ("import subprocess, sys\n"
+            "kid = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']).pid")
+    kid = run(client, code, captured_out=["kid"]).captured_out["kid"]
+    assert pid_alive(kid)
+    assert "TimeoutError" in run(client, "while True: pass").error
+    assert wait_dead(kid), "a child process of the cell outlived the cell's time limit"
+
+
+def nested(depth):
+    v = 0
+    for _ in range(depth):
+        v = [v]
+    return v
+
+
+def test_too_deep_captured_in_is_a_4xx_and_the_scope_survives(pyrun, partition):
+    with BackendClient(pyrun.url, NAME, VERSION, partition) as c:
+        pid = run(c, "import os; pid = os.getpid()", captured_out=["pid"]).captured_out["pid"]
+        for depth in (VALUE_MAX_DEPTH + 1, 300):
+            # written by hand: orjson itself cannot write a body this deep
+            body = (b'{"cellId": "d", "code": "", "capturedOut": [], "capturedIn": '
+                    b'{"deep": ' + b"[" * depth + b"0" + b"]" * depth + b"}}")
+            r = httpx.post(pyrun.url + "/run", content=body,
+                           headers={PARTITION_HEADER: partition})
+            assert r.status_code == 422, r.text
+            assert r.json()["problems"][0]["path"] == "$.capturedIn['deep']"
+        ok = run(c, "d = len(deep)", {"deep": nested(VALUE_MAX_DEPTH)}, ["pid", "deep"])
+        assert ok.ok and ok.captured_out == {"pid": pid, "deep": nested(VALUE_MAX_DEPTH)}
+
+
+def test_values_without_utf8_or_json_form_do_not_kill_the_worker(client):
+    pid = run(client, "import os; pid = os.getpid()", captured_out=["pid"]).captured_out["pid"]
+    code = ("import sys\nprint('a\\ud800b')\nprint('e\\udfff', file=sys.stderr)\n"
+            "s = '\\ud800'\nv = 0\nfor _ in range(256): v = [v]\n"
+            "w = 0\nfor _ in range(255): w = [w]\nok = 1")
+    r = run(client, code, captured_out=["s", "v", "w", "ok", "pid"], cell_id="u")
+    assert r.captured_out == {"ok": 1, "pid": pid}
+    assert "a\ufffdb" in r.output and "e\ufffd" in r.error
+    assert "UnicodeEncodeError: the output of cell u" in r.error
+    assert "UnicodeEncodeError: the error output of cell u" in r.error
+    assert "captured-out 's' has no JSON form" in r.error
+    for name in "vw":
+        assert re.search(rf"captured-out 1 problem\(s\): {name}(\[0\])+: nesting is deeper", r.error)
+
+
 def test_other_partitions_survive_a_timeout(pyrun, partition):
     a = BackendClient(pyrun.url, NAME, VERSION, partition + "-A")
     b = BackendClient(pyrun.url, NAME, VERSION, partition + "-B")
@@ -244,11 +291,37 @@ def raw_http(pyrun, request: bytes) -> bytes:
     (b"POST /run HTTP/1.1\r\nHost: x\r\nx-backends-partition: a\x01b\r\n"
      b"Content-Length: 2\r\n\r\n{}", b"400"),
     (b"GARBAGE\r\n\r\n", b"400"),
+    # headers are read as latin-1: b"\xb2" is '\u00b2', a digit to str.isdigit()
+    (b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: \xb2\r\n\r\n{}", b"400"),
+    (b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: 1\xb9\r\n\r\n{}", b"400"),
+    (b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}", b"400"),
+    (b"OPTIONS /run HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
 ])
 def test_malformed_http(pyrun, request_bytes, status):
     answer = raw_http(pyrun, request_bytes)
     assert answer.split(b" ")[1] == status, answer
     assert httpx.get(pyrun.url + "/").status_code == 200
+
+
+def test_malformed_http_answers_are_json(pyrun):
+    for request in (b"GARBAGE\r\n\r\n",
+                    b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: \xb2\r\n\r\n"):
+        head, _, body = raw_http(pyrun, request).partition(b"\r\n\r\n")
+        assert b"application/json" in head and orjson.loads(body)["detail"]
+
+
+def test_silent_client_is_timed_out():
+    with PyrunServer(read_timeout=1) as srv:
+        host, port = srv.server_address[:2]
+        with socket.create_connection((host, port), timeout=10) as s:
+            t0 = time.monotonic()
+            s.sendall(b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+            answer = b""
+            while chunk := s.recv(65536):  # the server closes after answering
+                answer += chunk
+        assert time.monotonic() - t0 < 8
+        assert answer.split(b" ")[1] == b"408" and b"did not arrive" in answer
+        assert httpx.get(srv.url + "/").status_code == 200
 
 
 def test_partition_limit_and_drop():

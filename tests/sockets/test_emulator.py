@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -12,9 +13,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from polycodec.sockets import (CustomSocket, Endpoint, MethodNotAllowedError, ScriptCall,
                                ScriptDependency, SocketsClient, SocketsHTTPError,
                                SocketValidationError, spec)
+from polycodec.sockets.emulator import Config, Emulator, make_server
+from polycodec.sockets.store import Store
+from polycodec.sockets.runner import max_file_size
 from polycodec.sockets.testing import API_KEY, emulator_process
 
-from .strategies import sockets
+from .strategies import sockets, text_problems_only, texts
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +114,18 @@ def test_script_failure_timeout_and_other_runtime(client):
     assert err.value.status_code == 501 and "not available here" in err.value.detail
 
 
+def test_raw_fd_writes_are_capped_on_disk(client):
+    big = 4 * max_file_size(spec.DEFAULT_MAX_SCRIPT_OUTPUT)
+    s = CustomSocket("disk")
+    s.add_endpoint(Endpoint("w").add_call(ScriptCall("w"), methods=["GET"]))
+    s.add_dependency(ScriptDependency(name="w", runtime_name="python", source=(
+        f"import os\nfor _ in range({big // 2**20}):\n    os.write(1, b'x' * 2**20)")))
+    client.create(s)
+    with pytest.raises(SocketsHTTPError) as err:
+        client.run("disk", "w", "GET")
+    assert err.value.status_code == 400 and "File too large" in err.value.detail
+
+
 def test_status_error_when_endpoint_name_taken(client):
     a = CustomSocket("aa", endpoints={"bb/cc": {"calls": [{"type": "script", "name": "d", "methods": ["GET"]}]}},
                      dependencies=[{"type": "script", "name": "d", "runtime_name": "python", "source": ""}])
@@ -121,6 +137,37 @@ def test_status_error_when_endpoint_name_taken(client):
     client.delete("aa")
     assert client.recheck("aa/bb").status == spec.STATUS_OK  # conditions met now
     assert client.get_endpoint("aa/bb", "cc").allowed_methods == ["GET"]
+
+
+def test_concurrent_creates_with_colliding_endpoints_are_atomic():
+    class SlowStore(Store):  # widens the window between the collision check and the writes
+        def taken(self, instance):
+            found = super().taken(instance)
+            time.sleep(0.3)
+            return found
+
+    app = Emulator(SlowStore(), Config())
+    bodies = [CustomSocket(name, endpoints={ep: {"calls": [{"type": "script", "name": "d",
+                                                            "methods": ["GET"]}]}},
+                           dependencies=[{"type": "script", "name": "d", "runtime_name": "python",
+                                          "source": ""}]).to_payload()
+              for name, ep in (("aa", "bb/cc"), ("aa/bb", "cc"))]  # both "aa/bb/cc"
+    results, errors = [], []
+
+    def create(body):
+        try:
+            results.append(app.create("i", body))
+        except Exception as e:  # noqa: BLE001 - recorded: the test fails on any
+            errors.append(e)
+
+    threads = [threading.Thread(target=create, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    app.store.close()
+    assert errors == []
+    assert sorted(obj["status"] for _, obj in results) == [spec.STATUS_ERROR, spec.STATUS_OK]
 
 
 def test_validation_errors_come_back_with_paths(client):
@@ -179,8 +226,45 @@ def test_install_from_url(client):
 
 def test_statuses_answered_are_documented(client):
     client.create(make_socket())
-    seen = {s.status for s in client.list()} | {client.recheck("calc").status}
-    assert seen <= set(spec.STATUSES)
+    # "error": an endpoint name another socket already registered
+    for name, ep in (("aa", "bb/cc"), ("aa/bb", "cc")):  # both "aa/bb/cc"
+        client.create(name=name, endpoints={ep: {"calls": [{"type": "script", "name": "d",
+                                                            "methods": ["GET"]}]}},
+                      dependencies=[{"type": "script", "name": "d", "runtime_name": "python",
+                                     "source": ""}])
+    # "prompt": an installed socket whose required config was not given
+    doc = make_socket().to_dict()
+    doc["config"] = {"token": {"required": True}}
+    _Doc.doc = json.dumps(doc).encode()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Doc)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        client.install_from_url("inst", "http://127.0.0.1:%d/s.json" % server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        t.join()
+    seen = {s.status for s in client.list()} | {client.recheck(n).status
+                                                for n in ("calc", "aa/bb", "inst")}
+    assert {spec.STATUS_OK, spec.STATUS_ERROR, spec.STATUS_PROMPT} <= seen <= set(spec.STATUSES)
+
+
+@pytest.mark.parametrize("route", sorted(spec.ROUTE_METHODS))
+def test_router_answers_the_methods_of_the_table(client, sockets_emulator, instance, route):
+    client.create(make_socket())
+    path = spec.ROUTES[route].format(i=instance, s="calc", e="echo")
+    auth = {"Authorization": f"token {API_KEY}"}
+    allowed = spec.ROUTE_METHODS[route]
+    for method in sorted(set(spec.METHODS) - set(allowed)):
+        r = httpx.request(method, sockets_emulator + path, headers=auth)
+        assert r.status_code == 405, (method, r.text)
+        assert r.headers["allow"] == ", ".join(allowed)
+    if route == "run":
+        return  # the run route checks methods against the endpoint's calls instead
+    safe = "GET" if "GET" in allowed else allowed[0]
+    r = httpx.request(safe, sockets_emulator + path, headers=auth)
+    assert r.status_code != 405, (safe, r.text)
 
 
 # --- bad input: always a 4xx with a message, never a 500 or a dropped connection ------------
@@ -218,6 +302,31 @@ def test_bad_bodies(raw, body):
     _assert_4xx(c.post(path, content=body, headers={"Content-Type": "application/json"}))
 
 
+@pytest.mark.parametrize("field,value,path", [
+    ("description", "\ud800", "$.description"),
+    ("endpoints", {"\ud800": {"calls": [{"type": "script", "name": "d", "methods": ["GET"]}]}},
+     "$.endpoints['\\ud800']"),
+    ("dependencies", [{"type": "script", "name": "d", "runtime_name": "python",
+                       "source": "x = '\udfff'"}], "$.dependencies[0].source"),
+    ("metadata", {"k": ["\udc00"]}, "$.metadata['k'][0]"),
+])
+def test_lone_surrogates_are_a_400_with_the_path(raw, field, value, path):
+    c, route = raw
+    body = {"name": "sur", "endpoints": {"e": {"calls": [{"type": "script", "name": "d",
+                                                          "methods": ["GET"]}]}},
+            "dependencies": [{"type": "script", "name": "d", "runtime_name": "python",
+                              "source": ""}]}
+    body[field] = value
+    for encoded in (False, True):  # native, and string-encoded as the library sends it
+        sent = {k: json.dumps(v) if encoded and k in spec.STRING_ENCODED else v
+                for k, v in body.items()}
+        r = c.post(route, content=json.dumps(sent).encode())  # ASCII escapes: valid JSON
+        assert r.status_code == 400, r.text
+        assert path in [e["path"] for e in r.json()["errors"]], r.text
+        assert "no UTF-8 form" in r.text
+    assert c.get(route).status_code == 200
+
+
 def test_oversized_and_odd_requests(raw, instance):
     c, path = raw
     r = c.post(path, content=b"{" + b" " * (spec.DEFAULT_MAX_BODY + 10) + b"}")
@@ -241,7 +350,7 @@ def test_oversized_and_odd_requests(raw, instance):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                              st.text(max_size=10)),
+                              texts(max_size=10)),
                     lambda c: st.one_of(st.lists(c, max_size=3),
                                         st.dictionaries(st.sampled_from(
                                             ["name", "endpoints", "dependencies", "calls", "type",
@@ -257,6 +366,15 @@ def test_fuzzed_bodies_never_500(raw, body):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sockets())
 def test_generated_sockets_round_trip_through_emulator(client, socket):
+    found = socket.problems()
+    if found:  # text with no UTF-8 form: refused by the server too, with the same paths
+        assert text_problems_only(found)
+        with SocketsClient(client.host, client.instance, api_key=API_KEY, check=False) as raw:
+            with pytest.raises(SocketsHTTPError) as err:
+                raw.create(socket)
+        assert err.value.status_code == 400
+        assert {e["path"] for e in err.value.body["errors"]} == {p.path for p in found}
+        return
     made = client.create(socket)
     try:
         assert made.to_dict() == socket.to_dict()
@@ -266,5 +384,92 @@ def test_generated_sockets_round_trip_through_emulator(client, socket):
 
 
 def test_emulator_binds_loopback_by_default():
-    with emulator_process() as url:
+    with emulator_process(host=None) as url:  # the CLI without --host
         assert url.startswith("http://127.0.0.1:")
+    assert make_server.__defaults__[0] == "127.0.0.1"
+
+
+# --- HTTP plumbing (polycodec._jsonhttp) ---------------------------------------------------------
+def _raw_exchange(url, data, *, shut=True, timeout=15):
+    """Send raw bytes; return everything the server answers until it closes."""
+    import socket
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        if shut:
+            sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _status_and_json(answer):
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), (json.loads(body) if body else None)
+
+
+# headers are read as latin-1: "\u00b2" (sent as the byte b"\xb2") is a digit to str.isdigit()
+@pytest.mark.parametrize("length", ["\u00b2", "1\u00b9", "+5", "5 5", "0x10", "-1", "2_0"])
+def test_content_length_is_ascii_digits_only(sockets_emulator, instance, length):
+    path = spec.ROUTES["sockets"].format(i=instance)
+    answer = _raw_exchange(sockets_emulator, (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: token {API_KEY}\r\n"
+        f"Content-Length: {length}\r\n\r\n{{}}").encode("latin-1"))
+    status, body = _status_and_json(answer)
+    assert status == 400 and "Content-Length" in body["detail"], answer
+
+
+def test_garbled_requests_and_other_methods_get_json_4xx(sockets_emulator, instance):
+    status, body = _status_and_json(_raw_exchange(sockets_emulator, b"GARBAGE\r\n\r\n"))
+    assert status == 400 and body["detail"]
+    path = sockets_emulator + spec.ROUTES["sockets"].format(i=instance)
+    auth = {"Authorization": f"token {API_KEY}"}
+    for method in ("OPTIONS", "BREW"):
+        r = httpx.request(method, path, headers=auth)
+        assert r.status_code == 405 and r.json()["detail"], (method, r.text)
+    r = httpx.head(path, headers=auth)
+    assert r.status_code == 405 and r.headers["content-type"] == "application/json"
+
+
+def test_short_body_is_a_400_not_parsed(sockets_emulator, instance):
+    path = spec.ROUTES["sockets"].format(i=instance)
+    answer = _raw_exchange(sockets_emulator, (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: token {API_KEY}\r\n"
+        f"Content-Length: 100\r\n\r\n{{}}").encode())
+    status, body = _status_and_json(answer)
+    assert status == 400 and "ended after 2 of 100 bytes" in body["detail"], answer
+
+
+def test_silent_client_is_timed_out():
+    with emulator_process("--read-timeout", "1") as url:
+        path = spec.ROUTES["sockets"].format(i="t")
+        t0 = time.monotonic()
+        answer = _raw_exchange(url, (
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: token {API_KEY}\r\n"
+            f"Content-Length: 10\r\n\r\n").encode(), shut=False, timeout=10)
+        assert time.monotonic() - t0 < 8
+        status, body = _status_and_json(answer)
+        assert status == 408 and "did not arrive" in body["detail"]
+        assert httpx.get(url + path, headers={"Authorization": f"token {API_KEY}"}).status_code == 200
+
+
+@pytest.mark.parametrize("response,words", [
+    ("status_code=200, headers={'X-Note': 'caf\\u00e9 \\u20ac'}", "latin-1"),
+    ("status_code=1000", "100..599"),
+    ("status_code=42", "100..599"),
+    ("status_code=200, headers={'X-Bad': 'a\\r\\nSet-Cookie: x=1'}", "cannot be sent"),
+])
+def test_bad_script_response_is_one_clean_answer(client, sockets_emulator, instance, response,
+                                                 words):
+    s = CustomSocket("resp")
+    s.add_endpoint(Endpoint("r").add_call(ScriptCall("r"), methods=["GET"]))
+    s.add_dependency(ScriptDependency(name="r", runtime_name="python",
+                                      source=f"set_response(HttpResponse({response}, content='x'))"))
+    client.create(s)
+    answer = _raw_exchange(sockets_emulator, (
+        f"GET {spec.ROUTES['run'].format(i=instance, s='resp', e='r')} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: token {API_KEY}\r\nConnection: close\r\n\r\n").encode())
+    assert answer.count(b"HTTP/1.1 ") == 1, answer  # one status line, never a second one
+    status, body = _status_and_json(answer)
+    assert status == 400 and body["status"] == "failure" and words in body["detail"], answer

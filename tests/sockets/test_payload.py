@@ -6,11 +6,11 @@ import json
 import pytest
 from hypothesis import given, settings
 
-from polycodec.sockets import (CustomSocket, Endpoint, RuntimeChoices, Script, ScriptCall,
+from polycodec.sockets import (ClassDependency, CustomSocket, Endpoint, RuntimeChoices, Script, ScriptCall,
                                ScriptDependency, ScriptEndpoint, SocketValidationError,
                                from_payload, spec, to_body, to_payload, update_payload)
 
-from .strategies import sockets
+from .strategies import sockets, text_problems_only
 
 
 @settings(max_examples=150, deadline=None)
@@ -22,7 +22,7 @@ def test_round_trip_payload_dict(socket):
             assert isinstance(payload[key], str)
     back = from_payload(payload)
     assert back == socket
-    assert back.problems() == []
+    assert back.problems() == socket.problems() and text_problems_only(back.problems())
 
 
 @settings(max_examples=100, deadline=None)
@@ -76,6 +76,11 @@ def test_seed_object_vocabulary():
     assert json.loads(to_payload(socket)["endpoints"]) == {"my_endpoint": {"calls": [
         {"type": "script", "name": "custom_script", "methods": ["GET"]},
         {"type": "script", "name": "another_custom_script", "methods": ["POST"]}]}}
+    calls = json.loads(to_payload(socket)["endpoints"])["my_endpoint"]["calls"]
+    assert [list(c) for c in calls] == [list(spec.CALL_KEYS)] * 2  # wire key order
+    klass = ClassDependency("books", schema=[{"type": "string", "name": "title"}]).to_dict()
+    assert list(klass) == list(spec.CLASS_DEPENDENCY_KEYS)
+    assert [list(f) for f in klass["schema"]] == [list(spec.CLASS_FIELD_KEYS)]
     socket.remove_endpoint(endpoint_name="my_endpoint")
     socket.remove_dependency(dependency_name="custom_script")
     assert socket.endpoints == [] and [d.name for d in socket.dependencies] == [

@@ -15,6 +15,7 @@ import builtins
 import inspect
 import io
 import os
+import re
 import struct
 import sys
 import traceback
@@ -24,9 +25,10 @@ import orjson
 
 from polycodec.backends.errors import PayloadError
 from polycodec.backends.jsonsafe import to_json_safe
-from polycodec.backends.spec import CELL_BANNER
+from polycodec.backends.spec import CELL_BANNER, VALUE_MAX_DEPTH
 
 HEADER = struct.Struct(">Q")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def read_msg(f):
@@ -52,8 +54,21 @@ def _read_exact(f, n):
 
 
 def encode_msg(obj) -> bytes:
+    """Length-prefixed orjson; raises orjson.JSONEncodeError (a TypeError) for a value with
+    no JSON form (too deep, a lone surrogate, ...)."""
     body = orjson.dumps(obj)
     return HEADER.pack(len(body)) + body
+
+
+def _utf8_safe(text, what, cell_id, problems):
+    """`text` with characters that have no UTF-8 form (lone surrogates) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        problems.append(f"UnicodeEncodeError: the {what} of cell {cell_id} held characters with "
+                        "no UTF-8 form (lone surrogates); they were replaced by U+FFFD\n")
+        return _SURROGATE.sub("\ufffd", text)
 
 
 class CappedText(io.TextIOBase):
@@ -116,12 +131,26 @@ def run_cell(req, scope):
             continue
         try:
             captured[name] = to_json_safe(scope[name], nonfinite=limits["nonfinite"],
-                                          path=name)
+                                          max_depth=VALUE_MAX_DEPTH, path=name)
         except PayloadError as e:
             problems.append(f"TypeError: captured-out {e}\n")
-    reply = {"output": out.getvalue(), "error": err.getvalue() + "".join(problems),
-             "capturedOut": captured}
-    msg = encode_msg(reply)
+    output = _utf8_safe(out.getvalue(), "output", cell_id, problems)
+    error = _utf8_safe(err.getvalue(), "error output", cell_id, problems)
+    try:
+        msg = encode_msg({"output": output, "error": error + "".join(problems),
+                          "capturedOut": captured})
+    except (orjson.JSONEncodeError, TypeError):
+        # a captured value with no JSON form after all (e.g. a string with a lone surrogate):
+        # find it and report it, instead of losing the worker and the partition's scope
+        for name in list(captured):
+            try:
+                orjson.dumps(captured[name])
+            except (orjson.JSONEncodeError, TypeError) as e:
+                del captured[name]
+                problems.append(f"TypeError: captured-out {name!r} has no JSON form: {e}\n")
+        msg = encode_msg({"output": output, "error": error + "".join(problems),
+                          "capturedOut": captured})
+    reply = {"output": output, "error": error + "".join(problems), "capturedOut": captured}
     if len(msg) > limits["max_result"]:
         reply["capturedOut"] = {}
         reply["error"] += (f"ValueError: the answer of cell {cell_id} is {len(msg)} bytes, "
@@ -145,7 +174,13 @@ def main():
         req = read_msg(proto_in)
         if req is None:  # the server closed the pipe: it is gone or dropped this partition
             return 0
-        proto_out.write(run_cell(req, scope))
+        try:
+            msg = run_cell(req, scope)
+        except Exception as e:  # noqa: BLE001 - a bug here must not cost the partition's scope
+            msg = encode_msg({"output": "", "capturedOut": {},
+                              "error": f"RuntimeError: the worker could not answer cell "
+                                       f"{req.get('cellId')!r}: {type(e).__name__}: {e!r}\n"})
+        proto_out.write(msg)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,31 @@ from dataclasses import dataclass, field
 
 from .errors import CellError, PayloadError
 from .jsonsafe import to_json_safe
-from .spec import RUN_REQUEST_KEYS, RUN_RESPONSE_KEYS
+from .spec import RUN_REQUEST_KEYS, RUN_RESPONSE_KEYS, VALUE_MAX_DEPTH
 
 _JSON_TYPE = {str: "a string", dict: "an object", list: "an array"}
+
+
+def nesting(value, limit):
+    """Nesting depth of dict/list containers in `value` (0 for a scalar), counted up to
+    `limit + 1` at most; iterative, so a deep value cannot exhaust the Python stack."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list, tuple)):
+            d += 1
+            if d > limit:
+                return d
+            deepest = max(deepest, d)
+            stack.extend((x, d) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def depth_problems(values, path):
+    """Values of a {name: value} map nested deeper than VALUE_MAX_DEPTH (orjson's limit)."""
+    return [(f"{path}[{k!r}]", f"nested more than {VALUE_MAX_DEPTH} levels deep, the most a "
+                               "/run body can carry (orjson's serialiser limit)")
+            for k, v in values.items() if nesting(v, VALUE_MAX_DEPTH) > VALUE_MAX_DEPTH]
 
 
 def _check_keys(payload, table, what, unknown=True):
@@ -49,6 +71,7 @@ class RunCell:
                   for k in self.captured_in if not isinstance(k, str)]
             p += [(f"$.capturedIn[{k!r}]", "not a Python identifier")
                   for k in self.captured_in if isinstance(k, str) and not k.isidentifier()]
+            p += depth_problems(self.captured_in, "$.capturedIn")
         if isinstance(self.captured_out, list):
             for i, name in enumerate(self.captured_out):
                 if not isinstance(name, str):
@@ -65,6 +88,7 @@ class RunCell:
             raise PayloadError(problems)
         return {"cellId": self.cell_id, "code": self.code,
                 "capturedIn": to_json_safe(self.captured_in, nonfinite=nonfinite,
+                                           max_depth=VALUE_MAX_DEPTH + 1,
                                            path="$.capturedIn"),
                 "capturedOut": list(self.captured_out)}
 

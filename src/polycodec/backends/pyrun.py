@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from .._jsonhttp import DEFAULT_READ_TIMEOUT, HTTPProblem, JSONHandler
 from . import _worker
 from .cells import RunCell
 from .errors import PayloadError
@@ -39,12 +38,14 @@ class WorkerGone(Exception):
 
 
 class Worker:
-    """A partition's interpreter process (see _worker.py)."""
+    """A partition's interpreter process (see _worker.py), leader of its own process group so
+    that a timeout stops the processes a cell started too."""
 
     def __init__(self, start_timeout):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "polycodec.backends._worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+            start_new_session=True)
         # wait for the worker's "ready" so its start-up time is not counted against a cell
         self._exchange(None, start_timeout, "start-up timeout")
 
@@ -53,22 +54,24 @@ class Worker:
         return self.proc.pid
 
     def call(self, request, timeout):
-        """The worker's reply (bytes of a /run JSON body) within `timeout` seconds."""
-        return self._exchange(request, timeout, "timeout")
+        """The worker's reply (bytes of a /run JSON body) within `timeout` seconds.
+        Raises TypeError (orjson.JSONEncodeError) if `request` has no JSON form; the worker
+        is then untouched."""
+        return self._exchange(_worker.encode_msg(request), timeout, "timeout")
 
-    def _exchange(self, request, timeout, timeout_reason):
+    def _exchange(self, msg, timeout, timeout_reason):
         box = {}
 
         def exchange():
             try:
-                if request is not None:
-                    self.proc.stdin.write(_worker.encode_msg(request))
+                if msg is not None:
+                    self.proc.stdin.write(msg)
                     self.proc.stdin.flush()
                 head = _worker._read_exact(self.proc.stdout, _worker.HEADER.size)
                 if head is not None:
                     box["reply"] = _worker._read_exact(self.proc.stdout,
                                                        _worker.HEADER.unpack(head)[0])
-            except (BrokenPipeError, OSError, ValueError) as e:
+            except Exception as e:  # noqa: BLE001 - reported below, never lost in the thread
                 box["error"] = e
 
         t = threading.Thread(target=exchange, daemon=True)
@@ -80,12 +83,19 @@ class Worker:
             raise WorkerGone(timeout_reason)
         if box.get("reply") is None:
             code = self.kill()
-            raise WorkerGone(f"the worker exited (code {code})")
+            why = f"the worker exited (code {code})"
+            if "error" in box:
+                why += f": {type(box['error']).__name__}: {box['error']}"
+            raise WorkerGone(why)
         return box["reply"]
 
     def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
+        """Kill the worker and every process of its group (a cell's children included)."""
+        if self.proc.returncode is None:  # not reaped yet: the group id is still ours
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         code = self.proc.wait()
         for f in (self.proc.stdin, self.proc.stdout):
             try:
@@ -132,6 +142,8 @@ class Partitions:
                 if worker is None:
                     worker = self._workers[partition] = Worker(self.limits["start_timeout"])
                 return 200, worker.call(request, self.limits["cell_timeout"])
+            except (orjson.JSONEncodeError, TypeError) as e:  # RunCell checks make this rare
+                return 422, _detail(f"the cell cannot be sent to its interpreter: {e}")
             except WorkerGone as e:
                 self._workers.pop(partition, None)
                 if str(e) == "timeout":
@@ -172,121 +184,60 @@ def _detail(message, problems=None):
     return orjson.dumps(body)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(JSONHandler):
     server_version = "polycodec-pyrun/0.1"
-    timeout = 60  # seconds a client may take to send its request (no slow-loris hang)
-    default_request_version = "HTTP/1.1"  # answer even a garbled request line with headers
+    problems_key = "problems"
 
-    def setup(self):
-        super().setup()
-        # headers and body go out in two writes: without this, Nagle + delayed ACK add ~40 ms
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def send_error(self, code, message=None, explain=None):
-        # http.server's own refusals (bad request line, URI or headers too long): JSON too
-        self.close_connection = True
-        self._send(code, _detail(message or explain or HTTPStatus(code).phrase))
-
-    def log_message(self, fmt, *args):  # quiet unless --verbose
-        if self.server.verbose:
-            super().log_message(fmt, *args)
-
-    def _send(self, status, body=b"", extra=None):
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        if self.close_connection:
-            self.send_header("connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _dispatch(self):
-        try:
-            self._route()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        except Exception as e:  # noqa: BLE001 - a server bug must not kill the thread silently
-            self.close_connection = True
-            self._send(500, _detail(f"internal error: {type(e).__name__}: {e}"))
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
-
-    def __getattr__(self, name):
-        # any other method gets a 405 from _route rather than http.server's 501
-        if name.startswith("do_"):
-            return self._dispatch
-        raise AttributeError(name)
-
-    def _route(self):
+    def handle_json(self):
         srv = self.server
         path = unquote(urlsplit(self.path).path)
         if path.startswith("/backends/"):
             prefix = route("backend", name=srv.backend_name, version=srv.backend_version,
                            path="")
             if not path.startswith(prefix) and path + "/" != prefix:
-                return self._refuse(404, f"no backend at {path!r}: this server is "
-                                         f"{srv.backend_name} {srv.backend_version} "
-                                         f"(routes under {prefix})")
+                raise HTTPProblem(404, f"no backend at {path!r}: this server is "
+                                       f"{srv.backend_name} {srv.backend_version} "
+                                       f"(routes under {prefix})")
             path = "/" + path[len(prefix):]
         partition = self.headers.get(PARTITION_HEADER, DEFAULT_PARTITION)
         problems = partition_problems(partition, f"header {PARTITION_HEADER}")
         if problems:
-            return self._refuse(400, "bad partition header", problems)
+            raise HTTPProblem(400, "bad partition header", problems)
         home_method, home = ROUTES["pyrun_home"]
         run_method, run = ROUTES["pyrun_run"]
         if path == home:
             if self.command not in (home_method, "HEAD"):
-                return self._refuse(405, f"{home} accepts {home_method}", allow=home_method)
-            return self._send(200, b"{}")
+                raise HTTPProblem(405, f"{home} accepts {home_method}",
+                                  headers={"Allow": home_method})
+            return self.send_json(200, b"{}")
         if path == run:
             if self.command != run_method:
-                return self._refuse(405, f"{run} accepts {run_method}", allow=run_method)
+                raise HTTPProblem(405, f"{run} accepts {run_method}",
+                                  headers={"Allow": run_method})
             return self._run(partition)
         if path.startswith(PARTITIONS_PREFIX):
             if self.command != "DELETE":
-                return self._refuse(405, f"{PARTITIONS_PREFIX}<id> accepts DELETE",
-                                    allow="DELETE")
+                raise HTTPProblem(405, f"{PARTITIONS_PREFIX}<id> accepts DELETE",
+                                  headers={"Allow": "DELETE"})
             dropped = srv.partitions.drop(path[len(PARTITIONS_PREFIX):])
-            return self._send(200 if dropped else 404, orjson.dumps({"dropped": dropped}))
-        return self._refuse(404, f"no route {path!r} (routes: {home}, {run})")
-
-    def _refuse(self, status, message, problems=None, allow=None):
-        # the request body, if any, is not read: close so it is not taken for the next request
-        if self.headers.get("content-length") not in (None, "0") or \
-                self.headers.get("transfer-encoding"):
-            self.close_connection = True
-        self._send(status, _detail(message, problems), {"allow": allow} if allow else None)
+            return self.send_json(200 if dropped else 404, {"dropped": dropped})
+        raise HTTPProblem(404, f"no route {path!r} (routes: {home}, {run})")
 
     def _run(self, partition):
         srv = self.server
-        if self.headers.get("transfer-encoding"):
-            return self._refuse(411, "send the body with a content-length (no chunked bodies)")
-        length = self.headers.get("content-length")
-        if length is None:
-            return self._refuse(411, "a content-length header is required")
-        if not length.isdigit():
-            return self._refuse(400, f"bad content-length {length!r}")
-        if int(length) > srv.limits["max_body"]:
-            return self._refuse(413, f"body of {length} bytes is above the limit of "
-                                     f"{srv.limits['max_body']} bytes (--max-body)")
-        raw = self.rfile.read(int(length))
-        if len(raw) < int(length):
-            self.close_connection = True
-            return self._send(400, _detail("the body ended before content-length bytes"))
         try:
-            payload = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            return self._send(400, _detail(f"malformed JSON body: {e}"))
+            payload = self.read_json_body(srv.limits["max_body"], length_required=True,
+                                          loads=orjson.loads)
+        except HTTPProblem as e:
+            if e.status == 413:
+                e.detail += " (--max-body)"
+            raise
         try:
             cell = RunCell.from_payload(payload)
         except PayloadError as e:
-            return self._send(422, _detail(f"invalid /run body: {e}", e.problems))
+            raise HTTPProblem(422, f"invalid /run body: {e}", e.problems) from None
         status, body = srv.partitions.run(partition, cell)
-        self._send(status, body)
+        self.send_json(status, body)
 
 
 class PyrunServer(ThreadingHTTPServer):
@@ -294,13 +245,14 @@ class PyrunServer(ThreadingHTTPServer):
 
     def __init__(self, host=PYRUN_DEFAULTS["host"], port=0, *, name=PYRUN_DEFAULTS["name"],
                  version=PYRUN_DEFAULTS["version"], verbose=False, nonfinite="error",
-                 **limits):
+                 read_timeout=DEFAULT_READ_TIMEOUT, **limits):
         unknown = set(limits) - set(PYRUN_DEFAULTS)
         if unknown:
             raise TypeError(f"unknown limits: {', '.join(sorted(unknown))}")
         self.limits = {**PYRUN_DEFAULTS, **limits, "nonfinite": nonfinite}
         self.backend_name, self.backend_version = name, version
         self.verbose = verbose
+        self.read_timeout = read_timeout
         self.partitions = Partitions(self.limits)
         super().__init__((host, port), Handler)
 
@@ -345,9 +297,12 @@ def main(argv=None):
     ap.add_argument("--max-partitions", type=int, default=d["max_partitions"])
     ap.add_argument("--nonfinite", choices=("error", "null"), default="error",
                     help="NaN/inf in captured values: an error, or sent as null")
+    ap.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT,
+                    help="seconds a client may take to send its request")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args(argv)
     server = PyrunServer(a.host, a.port, name=a.name, version=a.version, verbose=a.verbose,
+                         read_timeout=a.read_timeout,
                          nonfinite=a.nonfinite, cell_timeout=a.cell_timeout,
                          start_timeout=a.start_timeout,
                          max_body=a.max_body, max_output=a.max_output,

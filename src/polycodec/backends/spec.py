@@ -78,6 +78,10 @@ PYRUN_DEFAULTS = {
 # --- JSON-safe conversion -------------------------------------------------------------------
 NONFINITE_POLICIES = ("error", "null")
 MAX_DEPTH = 256
+# orjson.dumps refuses more than 254 nested containers, so no /run body or answer may be
+# deeper. A captured value sits two levels down ({"capturedIn": {name: value}}).
+WIRE_MAX_DEPTH = 254
+VALUE_MAX_DEPTH = WIRE_MAX_DEPTH - 2
 
 
 def api_key(version: str) -> str:

@@ -7,7 +7,7 @@ the endpoint's calls before running it.
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
@@ -84,6 +84,10 @@ class SocketsClient:
             if not nxt:
                 return items
             path = urljoin(self.host, nxt)
+            if _origin(path) != _origin(self.host):  # credentials go to `host` only
+                raise SocketsHTTPError(200, "GET", path, {
+                    "detail": f"the listing's next page {nxt!r} is not on {self.host!r}; "
+                              "not followed (the credentials would go with it)"})
         raise SocketsHTTPError(200, "GET", path, {"detail": f"more than {MAX_PAGES} pages"})
 
     # -- sockets
@@ -149,6 +153,17 @@ class SocketsClient:
         if method in spec.BODY_METHODS:
             return self._request(method, path, json_body=data if data is not None else {})
         return self._request(method, path)
+
+
+def _origin(url):
+    """(scheme, host, port) with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a number: never equal to a real origin
+        return (scheme, parts.hostname, "invalid")
+    return (scheme, parts.hostname, port or {"http": 80, "https": 443}.get(scheme))
 
 
 def _parse(resp):

@@ -13,11 +13,12 @@ import json
 import re
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
 
+from .._jsonhttp import DEFAULT_READ_TIMEOUT, HTTPProblem, JSONHandler
 from . import spec
 from .errors import Problem, SocketValidationError
 from .payload import read_socket
@@ -25,13 +26,11 @@ from .runner import ScriptCrashed, ScriptTimeout, run_python
 from .store import Store
 from .validate import endpoint_collisions, problems as rule_problems
 
-_PREFIX = re.compile(r"^/v1\.1/instances/([^/]+)/(.*)$")
+_PREFIX = re.compile(rf"^/{re.escape(spec.API_VERSION)}/instances/([^/]+)/(.*)$")
 
 
-class HTTPProblem(Exception):
-    def __init__(self, status, detail, errors=(), headers=None):
-        super().__init__(detail)
-        self.status, self.detail, self.errors, self.headers = status, detail, list(errors), headers or {}
+# set by the emulator from the body it sends, never taken from a script's response
+_FRAMING_HEADERS = ("content-length", "content-type", "transfer-encoding", "connection")
 
 
 class Config:
@@ -54,6 +53,9 @@ class Emulator:
     def __init__(self, store, config):
         self.store = store
         self.config = config
+        # name checks and the writes that follow them happen under this lock, so two
+        # concurrent requests cannot both pass a check (e.g. an endpoint name still free)
+        self.lock = threading.RLock()
 
     # -- socket representation
     def socket_obj(self, instance, row):
@@ -96,6 +98,10 @@ class Emulator:
 
     def activate(self, instance, name):
         """Check the stored socket against the others and register its endpoints: ok or error."""
+        with self.lock:
+            return self._activate(instance, name)
+
+    def _activate(self, instance, name):
         row = self.store.get(instance, name)
         self.store.set_status(instance, name, spec.STATUS_CHECKING)
         clash = endpoint_collisions(name, row["endpoints"], self.store.taken(instance))
@@ -116,11 +122,12 @@ class Emulator:
     # -- routes
     def create(self, instance, body):
         socket = self.checked(body)
-        if self.store.get(instance, socket.name) is not None:
-            raise HTTPProblem(400, f"socket {socket.name!r} already exists",
-                              [Problem("$.name", "a socket with this name already exists")])
-        self.save(instance, socket)
-        return 201, self.activate(instance, socket.name)
+        with self.lock:
+            if self.store.get(instance, socket.name) is not None:
+                raise HTTPProblem(400, f"socket {socket.name!r} already exists",
+                                  [Problem("$.name", "a socket with this name already exists")])
+            self.save(instance, socket)
+            return 201, self.activate(instance, socket.name)
 
     def update(self, instance, name, body, partial):
         row = self.existing(instance, name)
@@ -132,8 +139,9 @@ class Emulator:
                 if k not in merged and row.get(k) is not None:
                     merged[k] = row[k]
         socket = self.checked(merged, name=name)
-        self.save(instance, socket)
-        return 200, self.activate(instance, name)
+        with self.lock:
+            self.save(instance, socket)
+            return 200, self.activate(instance, name)
 
     def recheck(self, instance, name):
         row = self.existing(instance, name)
@@ -179,7 +187,7 @@ class Emulator:
             try:
                 socket = self.checked(spec_doc)
             except HTTPProblem as e:
-                error = {"detail": f"the socket at {url} is invalid", "errors": [p.to_dict() for p in e.errors]}
+                error = {"detail": f"the socket at {url} is invalid", "errors": e.problems}
         if socket is None:
             from .models import CustomSocket
             self.save(instance, CustomSocket(name, config=config or None), spec.STATUS_ERROR, error, url)
@@ -283,68 +291,10 @@ def _host_allowed(host, allowed):
     return host is not None and host.lower() in {a.lower() for a in allowed}
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JSONHandler):
     server_version = "polycodec-sockets-emulator"
-    protocol_version = "HTTP/1.1"
+    problems_key = "errors"
     app: Emulator  # set on the subclass made by make_server
-
-    def log_message(self, fmt, *args):  # quiet by default
-        if getattr(self.server, "verbose", False):
-            super().log_message(fmt, *args)
-
-    def do_GET(self):
-        self.dispatch("GET")
-
-    def do_POST(self):
-        self.dispatch("POST")
-
-    def do_PUT(self):
-        self.dispatch("PUT")
-
-    def do_PATCH(self):
-        self.dispatch("PATCH")
-
-    def do_DELETE(self):
-        self.dispatch("DELETE")
-
-    # -- plumbing
-    def send_json(self, status, body, headers=None):
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        if body is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def read_body(self, parse=True):
-        """The JSON body (None if empty). Size checked before reading anything."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
-            raise HTTPProblem(411, "a Content-Length is required (chunked bodies are not accepted)")
-        raw_len = self.headers.get("Content-Length", "0") or "0"
-        try:
-            length = int(raw_len)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self.close_connection = True
-            raise HTTPProblem(400, f"invalid Content-Length {raw_len!r}") from None
-        if length > self.app.config.max_body:
-            self.close_connection = True  # the unread body must not be taken as a request
-            raise HTTPProblem(413, f"body of {length} bytes exceeds the limit of "
-                              f"{self.app.config.max_body} bytes")
-        data = self.rfile.read(length) if length else b""
-        self._consumed = True
-        if not parse or not data.strip():
-            return None
-        try:
-            return json.loads(data)
-        except (ValueError, RecursionError) as e:
-            raise HTTPProblem(400, f"malformed JSON body: {e}",
-                              [Problem("$", f"not valid JSON: {e}")]) from None
 
     def authorized(self):
         key = self.app.config.api_key
@@ -356,84 +306,84 @@ class Handler(BaseHTTPRequestHandler):
             return api == key and bool(user)
         raise HTTPProblem(401, "authentication credentials were not provided")
 
-    def dispatch(self, method):
-        self._consumed = "Content-Length" not in self.headers and "Transfer-Encoding" not in self.headers
-        try:
-            if not self.authorized():
-                raise HTTPProblem(403, "invalid api key")
-            parts = urlsplit(self.path)
-            m = _PREFIX.match(parts.path)
-            if not m:
-                raise HTTPProblem(404, f"no route {parts.path!r}")
-            instance, rest = unquote(m.group(1)), m.group(2)
-            query = parse_qs(parts.query)
-            body = self.read_body(parse=method in spec.BODY_METHODS)  # GET/DELETE: no data
-            status, answer = self.route(method, instance, rest, parts.path, query, body)
-            if status == "raw":
-                data = answer["content"].encode()
-                self.send_response(answer["status_code"])
-                self.send_header("Content-Type", answer["content_type"])
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in answer["headers"].items():
-                    if k.lower() not in ("content-length", "content-type", "transfer-encoding"):
-                        self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-            else:
-                self.send_json(status, answer)
-        except HTTPProblem as e:
-            if not self._consumed:
-                self.close_connection = True  # an unread body must not be taken as a request
-            body = {"detail": e.detail}
-            if e.errors:
-                body["errors"] = [p.to_dict() for p in e.errors]
-            self.send_json(e.status, body, e.headers)
-        except Exception as e:  # a bug of ours: still a clear answer, never a dropped socket
-            self.close_connection = True
-            self.send_json(500, {"detail": f"internal error: {type(e).__name__}: {e}"})
+    def handle_json(self):
+        method = self.command
+        if not self.authorized():
+            raise HTTPProblem(403, "invalid api key")
+        parts = urlsplit(self.path)
+        m = _PREFIX.match(parts.path)
+        if not m:
+            raise HTTPProblem(404, f"no route {parts.path!r}")
+        instance, rest = unquote(m.group(1)), m.group(2)
+        query = parse_qs(parts.query)
+        if method in spec.BODY_METHODS:
+            body = self.read_json_body(self.app.config.max_body)
+        else:  # GET/DELETE carry no data: a body is read (bounded) and ignored
+            self.read_body(self.app.config.max_body)
+            body = None
+        status, answer = self.route(method, instance, rest, parts.path, query, body)
+        if status != "raw":
+            return self.send_json(status, answer)
+        try:  # the script's own response, checked in full before anything is sent
+            self.send_reply(answer["status_code"], answer["content"].encode("utf-8"),
+                            answer["content_type"],
+                            {k: v for k, v in answer["headers"].items()
+                             if k.lower() not in _FRAMING_HEADERS})
+        except (ValueError, TypeError) as e:  # UnicodeEncodeError is a ValueError
+            self.send_json(400, {"status": "failure",
+                                 "detail": f"the script's HttpResponse cannot be sent: {e}"})
 
     def route(self, method, instance, rest, path, query, body):
+        """Match `rest` (the path after /{API_VERSION}/instances/{i}/) to a spec.ROUTES row;
+        a method that row does not list in spec.ROUTE_METHODS gets 405."""
         app = self.app
-        not_allowed = HTTPProblem(405, f"method {method} not allowed on {path}")
+
+        def allow(route_name):
+            methods = spec.ROUTE_METHODS[route_name]
+            if method not in methods:
+                raise HTTPProblem(405, f"method {method} not allowed on {path} (allowed: "
+                                       f"{', '.join(methods)})", headers={"Allow": ", ".join(methods)})
+
         if rest == "sockets/":
+            allow("sockets")
             if method == "POST":
                 return app.create(instance, body)
-            if method == "GET":
-                return app.listing(path, query, lambda a, n: app.store.page(instance, a, n),
-                                   lambda r: app.socket_obj(instance, r))
-            raise not_allowed
+            return app.listing(path, query, lambda a, n: app.store.page(instance, a, n),
+                               lambda r: app.socket_obj(instance, r))
         if rest == "sockets/install/":
-            if method != "POST":
-                raise not_allowed
+            allow("install")
             return app.install(instance, body)
         if rest == "endpoints/sockets/":
-            if method != "GET":
-                raise not_allowed
+            allow("all_endpoints")
             return app.listing(path, query, lambda a, n: app.store.endpoint_page(instance, a, n),
                                lambda r: app.endpoint_obj(instance, r))
         if rest.startswith("endpoints/sockets/") and rest.endswith("/"):
+            allow("run")
             return app.run(instance, unquote(rest[len("endpoints/sockets/"):-1]), method, query, body)
         if rest.startswith("sockets/") and rest.endswith("/"):
             tail = unquote(rest[len("sockets/"):-1])
-            if app.store.get(instance, tail) is not None:  # a socket name may contain '/'
+            # a socket name may contain '/', so an existing socket wins over a sub-route
+            if app.store.get(instance, tail) is not None and not (
+                    tail.endswith("/recheck") and method == "POST"):
+                allow("socket")
                 if method == "GET":
                     return 200, app.socket_obj(instance, app.store.get(instance, tail))
                 if method in ("PUT", "PATCH"):
                     return app.update(instance, tail, body, partial=method == "PATCH")
-                if method == "DELETE":
-                    app.store.delete(instance, tail)
-                    return 204, None
-                if not tail.endswith("/recheck"):
-                    raise not_allowed
-            if tail.endswith("/recheck") and method == "POST":
+                app.store.delete(instance, tail)
+                return 204, None
+            if tail.endswith("/recheck"):
+                allow("recheck")
                 return app.recheck(instance, tail[: -len("/recheck")])
-            if tail.endswith("/endpoints") and method == "GET":
+            if tail.endswith("/endpoints"):
+                allow("socket_endpoints")
                 sock = tail[: -len("/endpoints")]
                 app.existing(instance, sock)
                 return app.listing(path, query,
                                    lambda a, n: app.store.endpoint_page(instance, a, n, sock),
                                    lambda r: app.endpoint_obj(instance, r))
-            if "/endpoints/" in tail and method == "GET":
+            if "/endpoints/" in tail:
+                allow("socket_endpoint")
                 for i in [m.start() for m in re.finditer("/endpoints/", tail)]:
                     sock, ep = tail[:i], tail[i + len("/endpoints/"):]
                     row = app.store.endpoint(instance, f"{sock}/{ep}")
@@ -444,33 +394,17 @@ class Handler(BaseHTTPRequestHandler):
         raise HTTPProblem(404, f"no route {path!r}")
 
 
-def make_server(host="127.0.0.1", port=0, db=":memory:", config=None):
+def make_server(host="127.0.0.1", port=0, db=":memory:", config=None, *,
+                read_timeout=DEFAULT_READ_TIMEOUT, verbose=False):
     """A ThreadingHTTPServer serving the emulator (call serve_forever / shutdown)."""
     app = Emulator(Store(db), config or Config())
     handler = type("BoundHandler", (Handler,), {"app": app})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     server.app = app
+    server.read_timeout = read_timeout
+    server.verbose = verbose
     return server
-
-
-class running:
-    """In-process emulator for tests: ``with running() as url: ...``."""
-
-    def __init__(self, **kwargs):
-        self.server = make_server(**kwargs)
-        self.url = "http://%s:%d" % self.server.server_address[:2]
-
-    def __enter__(self):
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        return self.url
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-        self.server.app.store.close()
 
 
 def main(argv=None):
@@ -487,13 +421,15 @@ def main(argv=None):
     p.add_argument("--page-size", type=int, default=spec.DEFAULT_PAGE_SIZE)
     p.add_argument("--install-host", action="append", dest="install_hosts",
                    help="host install URLs may name (repeatable; default loopback only)")
+    p.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT,
+                   help="seconds a client may take to send its request")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
     config = Config(api_key=a.api_key, max_body=a.max_body, script_timeout=a.script_timeout,
                     max_output=a.max_output, page_size=a.page_size,
                     **({"install_hosts": a.install_hosts} if a.install_hosts else {}))
-    server = make_server(a.host, a.port, a.db, config)
-    server.verbose = a.verbose
+    server = make_server(a.host, a.port, a.db, config, read_timeout=a.read_timeout,
+                         verbose=a.verbose)
     host, port = server.server_address[:2]
     print(f"polycodec sockets emulator listening on http://{host}:{port}", flush=True)
     try:

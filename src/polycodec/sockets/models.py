@@ -33,7 +33,8 @@ class ScriptCall:
 
     def to_dict(self):
         methods = list(self.methods) if isinstance(self.methods, (list, tuple)) else self.methods
-        return {"type": self.call_type, "name": self.name, "methods": methods}
+        values = {"type": self.call_type, "name": self.name, "methods": methods}
+        return {k: values[k] for k in spec.CALL_KEYS}
 
 
 class Endpoint:
@@ -129,8 +130,9 @@ class ScriptDependency:
         self.source = source
 
     def to_dict(self):
-        return {"type": "script", "name": self.name, "runtime_name": self.runtime_name,
-                "source": self.source}
+        values = {"type": "script", "name": self.name, "runtime_name": self.runtime_name,
+                  "source": self.source}
+        return {k: values[k] for k in spec.SCRIPT_DEPENDENCY_KEYS}
 
     def __eq__(self, other):
         return isinstance(other, ScriptDependency) and self.to_dict() == other.to_dict()
@@ -157,7 +159,8 @@ class ClassDependency:
         if isinstance(schema, list):
             schema = [{k: f[k] for k in spec.CLASS_FIELD_KEYS if k in f} if isinstance(f, dict) else f
                       for f in schema]
-        return {"type": "class", "name": self.name, "schema": schema}
+        values = {"type": "class", "name": self.name, "schema": schema}
+        return {k: values[k] for k in spec.CLASS_DEPENDENCY_KEYS}
 
     def __eq__(self, other):
         return isinstance(other, ClassDependency) and self.to_dict() == other.to_dict()

@@ -10,7 +10,7 @@ Script contract (see docs/sockets.md):
   "result": {"stdout": ..., "stderr": ...}}``.
 
 NOT a sandbox: the script runs with the emulator's user rights (isolated mode, empty temp
-working directory, stripped environment, bounded time and captured output only).
+working directory, stripped environment, bounded time, captured output and file size only).
 """
 from __future__ import annotations
 
@@ -25,8 +25,11 @@ import time
 # Runs inside the child: executes the source with bounded stdout/stderr capture and writes the
 # outcome as JSON to the file named by argv[1].
 _WRAPPER = r'''
-import io, json, sys, traceback
-result_path, limit = sys.argv[1], int(sys.argv[2])
+import io, json, resource, sys, traceback
+result_path, limit, max_file = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+# no file this process (or its children) writes may grow past max_file bytes: raw fd writes
+# (os.write(1, ...)) go to a file on disk, which must stay bounded too
+resource.setrlimit(resource.RLIMIT_FSIZE, (max_file, max_file))
 
 class Bounded(io.TextIOBase):
     def __init__(self):
@@ -92,8 +95,15 @@ class ScriptCrashed(Exception):
     """The child died without writing its outcome (killed, out of memory, os._exit...)."""
 
 
+def max_file_size(max_output):
+    """Bytes any file written by a script run may hold (RLIMIT_FSIZE in the child): room for
+    the result (two outputs of `max_output` characters, JSON-escaped) and nothing more."""
+    return 8 * max_output + 65536
+
+
 def run_python(source, args, meta, *, timeout, max_output, python=None):
     """Run `source`; returns (outcome dict, duration ms). Raises ScriptTimeout / ScriptCrashed."""
+    max_file = max_file_size(max_output)
     with tempfile.TemporaryDirectory(prefix="polycodec-script-") as tmp:
         result_path = os.path.join(tmp, "result.json")
         job = json.dumps({"source": source, "args": args, "meta": meta}).encode()
@@ -103,7 +113,8 @@ def run_python(source, args, meta, *, timeout, max_output, python=None):
         with open(os.path.join(tmp, "out"), "wb") as raw_out:
             # Direct fd writes go to a file (bounded on read), never to a pipe held in memory.
             proc = subprocess.Popen(
-                [python or sys.executable, "-I", "-c", _WRAPPER, result_path, str(max_output)],
+                [python or sys.executable, "-I", "-c", _WRAPPER, result_path, str(max_output),
+                 str(max_file)],
                 stdin=subprocess.PIPE, stdout=raw_out, stderr=subprocess.STDOUT, cwd=tmp,
                 env=env, start_new_session=True)
             try:
@@ -116,7 +127,7 @@ def run_python(source, args, meta, *, timeout, max_output, python=None):
         duration = int((time.monotonic() - start) * 1000)
         try:
             with open(result_path, "rb") as f:
-                outcome = json.loads(f.read(8 * max_output + 65536))
+                outcome = json.loads(f.read(max_file))
         except (OSError, ValueError):
             with open(os.path.join(tmp, "out"), "rb") as f:
                 tail = f.read(4096).decode("utf-8", "replace")

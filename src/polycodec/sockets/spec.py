@@ -64,16 +64,18 @@ ENDPOINT_NAME_MAX = 256
 ENDPOINT_NAME_FORBIDDEN_SUFFIXES = ("/history", "/traces")
 
 # --- routes (relative to host; format with i=instance, s=socket, e=endpoint) -----------------
+_I = f"/{API_VERSION}/instances/{{i}}"
 ROUTES = {
-    "sockets": "/v1.1/instances/{i}/sockets/",  # POST create, GET list
-    "socket": "/v1.1/instances/{i}/sockets/{s}/",  # GET, PUT, PATCH, DELETE
-    "recheck": "/v1.1/instances/{i}/sockets/{s}/recheck/",  # POST, no body
-    "install": "/v1.1/instances/{i}/sockets/install/",  # POST {name, install_url, config}
-    "socket_endpoints": "/v1.1/instances/{i}/sockets/{s}/endpoints/",  # GET list
-    "socket_endpoint": "/v1.1/instances/{i}/sockets/{s}/endpoints/{e}/",  # GET details
-    "all_endpoints": "/v1.1/instances/{i}/endpoints/sockets/",  # GET list, every socket
-    "run": "/v1.1/instances/{i}/endpoints/sockets/{s}/{e}/",  # any METHODS
+    "sockets": _I + "/sockets/",  # POST create, GET list
+    "socket": _I + "/sockets/{s}/",  # GET, PUT, PATCH, DELETE
+    "recheck": _I + "/sockets/{s}/recheck/",  # POST, no body
+    "install": _I + "/sockets/install/",  # POST {name, install_url, config}
+    "socket_endpoints": _I + "/sockets/{s}/endpoints/",  # GET list
+    "socket_endpoint": _I + "/sockets/{s}/endpoints/{e}/",  # GET details
+    "all_endpoints": _I + "/endpoints/sockets/",  # GET list, every socket
+    "run": _I + "/endpoints/sockets/{s}/{e}/",  # any METHODS
 }
+# The methods each route answers (the emulator's router reads this; others get 405).
 ROUTE_METHODS = {
     "sockets": ("POST", "GET"),
     "socket": ("GET", "PUT", "PATCH", "DELETE"),

@@ -4,40 +4,22 @@ Use the fixture from a conftest.py: ``from polycodec.sockets.testing import sock
 """
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
 from contextlib import contextmanager
+
+from .._jsonhttp import spawn_cli
 
 API_KEY = "test-key"
 
 
 @contextmanager
-def emulator_process(*extra_args, api_key=API_KEY, startup_timeout=20.0):
-    """Start ``python -m polycodec.sockets.emulator --port 0`` on 127.0.0.1; yield its URL.
-    The process is stopped (and waited for) on exit.
-    """
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "polycodec.sockets.emulator", "--host", "127.0.0.1", "--port", "0",
-         "--api-key", api_key, *extra_args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = []
-        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(startup_timeout)
-        if not line or "listening on " not in line[0]:
-            proc.kill()
-            err = proc.communicate(timeout=5)[1]
-            raise RuntimeError(f"emulator did not start: {line!r} {err[-2000:]}")
-        yield line[0].split("listening on ", 1)[1].strip()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def emulator_process(*extra_args, api_key=API_KEY, startup_timeout=20.0, host="127.0.0.1"):
+    """Start ``python -m polycodec.sockets.emulator --port 0`` and yield its URL; the process
+    is stopped (and waited for) on exit. ``host=None`` leaves ``--host`` out (the default)."""
+    args = ["-m", "polycodec.sockets.emulator", "--port", "0", "--api-key", api_key]
+    if host is not None:
+        args += ["--host", host]
+    with spawn_cli([*args, *extra_args], startup_timeout=startup_timeout) as (_proc, url):
+        yield url
 
 
 try:

@@ -5,7 +5,7 @@ name pattern, not a reserved name; at least one endpoint and one dependency; end
 non-empty, at most 256 chars, not ending in /history or /traces, not duplicated; each endpoint
 has calls; methods among METHODS (case-sensitive) or exactly ["*"], no method handled twice in
 one endpoint; each call names a script dependency; runtime names known; dependency names not
-duplicated; class schemas well formed. Global endpoint uniqueness needs the other sockets:
+duplicated; class schemas well formed; every string has a UTF-8 form (no lone surrogates). Global endpoint uniqueness needs the other sockets:
 the emulator checks it (`endpoint_collisions`).
 """
 from __future__ import annotations
@@ -117,9 +117,49 @@ def _check_schema(schema, path, problems):
             seen.add(f["name"])
 
 
+def _text_problems(value, path, found, keyed):
+    """Strings (values and keys) with no UTF-8 form, e.g. a lone surrogate from a JSON
+    "\\ud800" escape: the platform stores UTF-8 text. Iterative: values may nest deeply.
+    `keyed`: dict keys are user data (paths ['key']) rather than field names (paths .key)."""
+    stack = [(value, path)]
+    while stack:
+        v, p = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError as e:
+                found.append(Problem(p, f"text has a character with no UTF-8 form at index "
+                                        f"{e.start} ({v[e.start]!r}, a lone surrogate)"))
+        elif isinstance(v, dict):
+            for k, x in reversed(list(v.items())):
+                child = f"{p}[{k!r}]" if keyed or not isinstance(k, str) else f"{p}.{k}"
+                stack.append((x, child))
+                if isinstance(k, str):
+                    stack.append((k, f"{child} (key)"))
+        elif isinstance(v, (list, tuple)):
+            stack.extend((x, f"{p}[{i}]") for i, x in reversed(list(enumerate(v))))
+
+
+def _socket_text_problems(socket, found):
+    _text_problems(socket.name, "$.name", found, False)
+    _text_problems(socket.description, "$.description", found, False)
+    for ep in socket.endpoints:
+        path = f"$.endpoints[{ep.name!r}]"
+        _text_problems(ep.name, path, found, False)
+        for i, call in enumerate(ep.calls):
+            if isinstance(call, ScriptCall):
+                _text_problems(call.to_dict(), f"{path}.calls[{i}]", found, False)
+    for i, dep in enumerate(socket.dependencies):
+        if isinstance(dep, (ScriptDependency, ClassDependency)):
+            _text_problems(dep.to_dict(), f"$.dependencies[{i}]", found, False)
+    for field in ("metadata", "config"):
+        _text_problems(getattr(socket, field, None), f"$.{field}", found, True)
+
+
 def problems(socket):
     """All rule problems of a CustomSocket, in path order of discovery."""
     found = []
+    _socket_text_problems(socket, found)
     _check_name(socket.name, found)
     if socket.description is not None and not isinstance(socket.description, str):
         found.append(Problem("$.description", "description must be a string"))
