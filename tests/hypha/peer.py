@@ -44,10 +44,10 @@ def service_api(sid="pcx"):
     }
 
 
-async def connect(url):
+async def connect(url, **config):
     from hypha_rpc import connect_to_server
 
-    server = await connect_to_server({"server_url": url, "method_timeout": 60})
+    server = await connect_to_server({"server_url": url, "method_timeout": 60, **config})
     server.rpc.register_codec(sc.POINT_CODEC)
     return server
 

@@ -15,6 +15,7 @@ import pytest
 
 from tests.hypha import peer
 from tests.hypha import scenarios as sc
+from tests.conftest import missing
 from tests.hypha.conftest import ROOT, Provider, peer_cmd, peer_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.timeout(240)]
@@ -210,6 +211,173 @@ async def test_spoofed_origin_in_extra_is_refused(hypha_server):
     finally:
         polycodec.hypha.deaccelerate()
         await attacker.disconnect()
+
+
+def _require_nacl():
+    from hypha_rpc.crypto import HAS_CRYPTO
+    if not HAS_CRYPTO:
+        missing("PyNaCl (hypha-rpc's end-to-end encryption)")
+
+
+async def test_encrypted_call_cannot_override_vouched_keys(hypha_server, accel):
+    """`_enc` calls: the server-vouched keys sit outside the encrypted payload, and hypha-rpc
+    merges the decrypted payload over them (`data.update`). An attacker in another workspace
+    puts `from` or `ctx` inside the payload; accelerated receivers must keep the vouched values
+    (stock: a forged `from` resolves someone else's pending call, a forged `ctx` reaches
+    `require_context` methods). A genuine encrypted call must still work."""
+    import polycodec
+    from hypha_rpc import rpc as hrpc
+    _require_nacl()
+
+    calls, release = [], asyncio.Event()
+
+    async def slow(context=None):
+        await release.wait()
+        return "real"
+
+    provider = await peer.connect(hypha_server.url, encryption=True)
+    victim = await peer.connect(hypha_server.url, encryption=True)
+    attacker = await peer.connect(hypha_server.url, encryption=True)
+    try:
+        prov, vic, att = provider.rpc, victim.rpc, attacker.rpc
+        prov_id, vic_id, att_id = (f"{r._local_workspace}/{r._client_id}"
+                                   for r in (prov, vic, att))
+        assert att._local_workspace not in (prov._local_workspace, vic._local_workspace)
+        await provider.register_service({"id": "guarded", "config": {"visibility": "protected"},
+                                         "touch": lambda x: calls.append(x) or "done"})
+        await provider.register_service({
+            "id": "who", "config": {"visibility": "public", "require_context": True},
+            "whoami": lambda context=None: [context["from"], context.get("encryption")],
+            "slow": slow})
+
+        # a genuine encrypted call between accelerated clients reports the real caller
+        who = await attacker.get_service(
+            f"{prov_id}:who", {"encryption_public_key": prov._encryption_public_key.hex()})
+        assert await who.whoami() == [att_id, True]
+
+        async def send_encrypted(to, pub, method, payload, n, promise=True):
+            session = f"encspoof{n}"
+            fut = asyncio.get_running_loop().create_future()
+            store = att._get_session_store(session, create=True)
+            store["target_id"] = to
+            store["resolve"] = lambda r: fut.done() or fut.set_result(r)
+            store["reject"] = lambda e: fut.done() or fut.set_exception(e)
+            if promise:
+                payload = dict(payload, promise="*", t=5)
+            nonce, ciphertext = hrpc.encrypt_payload(att._encryption_private_key, pub,
+                                                     polycodec.packb(payload))
+            main = {"type": "method", "from": att_id, "to": to, "method": method,
+                    "session": session}
+            extra = {"_enc": {"v": 2, "pub": att._encryption_public_key, "nonce": nonce},
+                     "data": ciphertext}
+            await att._emit_message(polycodec.packb(main) + polycodec.packb(extra))
+            return fut
+
+        # forged ctx: a require_context method must see the vouched caller
+        fake_ctx = {"from": f"{prov._local_workspace}/admin", "ws": prov._local_workspace}
+        got = await send_encrypted(prov_id, prov._encryption_public_key, "services.who.whoami",
+                                   {"ctx": fake_ctx, "to": "x"}, 1)
+        assert await asyncio.wait_for(got, 10) == [att_id, True]
+
+        # forged from: resolve the victim's pending call to the provider with a fake result
+        pending = asyncio.ensure_future(
+            (await victim.get_service(f"{prov_id}:who")).slow())
+        for _ in range(100):
+            sessions = [k for k, v in list(vic._object_store.items())
+                        if isinstance(v, dict) and v.get("target_id") == prov_id
+                        and "resolve" in v]
+            if sessions:
+                break
+            await asyncio.sleep(0.02)
+        (session,) = sessions
+        await send_encrypted(vic_id, vic._encryption_public_key, f"{session}.resolve",
+                             {"args": ["forged"], "from": prov_id}, 2, promise=False)
+        await asyncio.sleep(1.0)
+        assert not pending.done(), f"a forged `from` resolved the call: {pending.result()!r}"
+        release.set()
+        assert await asyncio.wait_for(pending, 10) == "real"
+
+        # forged from on a protected method: refused, and the refusal comes back to the
+        # real caller (stock: it goes to the forged `from`, the caller times out)
+        fut = await send_encrypted(prov_id, prov._encryption_public_key,
+                                   "services.guarded.touch",
+                                   {"args": ["hi"], "from": f"{prov._local_workspace}/x"}, 3)
+        with pytest.raises(Exception, match="Permission denied"):
+            await asyncio.wait_for(fut, 10)
+        assert calls == []
+    finally:
+        release.set()
+        for client in (attacker, victim, provider):
+            await client.disconnect()
+
+
+async def test_refused_call_never_decodes_its_args(hypha_server, accel):
+    """`args` is decoded after hypha-rpc's permission checks: a caller from another workspace
+    calling a protected method is refused before any codec decoder (or proxy) runs."""
+    import polycodec
+
+    decoded, calls = [], []
+    provider = await peer.connect(hypha_server.url)
+    caller = await peer.connect(hypha_server.url)
+    try:
+        provider.rpc.register_codec({"name": "probe", "type": sc.Point, "encoder": None,
+                                     "decoder": lambda d: decoded.append(d["n"]) or d["n"]})
+        for sid, visibility in (("closed", "protected"), ("open", "public")):
+            await provider.register_service({"id": sid, "config": {"visibility": visibility},
+                                             "take": lambda x: calls.append(x) or "took"})
+        prov_id = f"{provider.rpc._local_workspace}/{provider.rpc._client_id}"
+        me = f"{caller.rpc._local_workspace}/{caller.rpc._client_id}"
+        assert provider.rpc._local_workspace != caller.rpc._local_workspace
+
+        async def call(sid, n):
+            session = f"lazy{n}"
+            fut = asyncio.get_running_loop().create_future()
+            store = caller.rpc._get_session_store(session, create=True)
+            store["target_id"] = prov_id
+            store["resolve"] = lambda r: fut.done() or fut.set_result(r)
+            store["reject"] = lambda e: fut.done() or fut.set_exception(e)
+            main = {"type": "method", "from": me, "to": prov_id,
+                    "method": f"services.{sid}.take", "session": session}
+            extra = {"args": [{"_rtype": "probe", "n": n}], "promise": "*", "t": 30}
+            await caller.rpc._emit_message(polycodec.packb(main) + polycodec.packb(extra))
+            return await asyncio.wait_for(fut, 20)
+
+        with pytest.raises(Exception, match="Permission denied"):
+            await call("closed", 1)
+        assert decoded == [] and calls == []
+        assert await call("open", 2) == "took"      # allowed: decoded once, then run
+        assert decoded == [2] and calls == [2]
+    finally:
+        await caller.disconnect()
+        await provider.disconnect()
+
+
+async def test_upload_over_the_byte_limit_is_refused(hypha_server):
+    """A chunked argument larger than the receiver's max_bytes_per_peer: the upload is dropped
+    as the chunk that crosses the limit arrives, and the caller's call fails with a message
+    naming the limit (not a timeout); the provider holds nothing afterwards."""
+    import polycodec.hypha
+
+    with polycodec.hypha.accelerated(max_bytes_per_peer=2**20):
+        provider = await peer.connect(hypha_server.url)
+        caller = await peer.connect(hypha_server.url)
+        try:
+            await provider.register_service({"id": "sink", "config": {"visibility": "public"},
+                                             "size": lambda a: int(a.nbytes)})
+            prov_id = f"{provider.rpc._local_workspace}/{provider.rpc._client_id}"
+            svc = await caller.get_service(f"{prov_id}:sink")
+            assert await svc.size(np.zeros(2**17, np.uint8)) == 2**17    # 128 KiB: direct
+            with pytest.raises(Exception, match="max_bytes_per_peer"):
+                await asyncio.wait_for(svc.size(np.zeros(2**19, np.float64)), 30)   # 4 MiB
+            receiver = provider.rpc.__dict__["_polycodec_state"].receiver
+            for _ in range(50):   # chunks still in flight when the call failed are refused
+                if len(receiver) == 0 and receiver.total_bytes == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert len(receiver) == 0 and receiver.total_bytes == 0
+        finally:
+            await caller.disconnect()
+            await provider.disconnect()
 
 
 async def test_undecodable_arg_is_rejected_promptly(hypha_server, accel):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 
 import msgpack
 import numpy as np
@@ -38,12 +39,20 @@ def test_unknown_version_refused(monkeypatch):
 
 
 # ------------------------------------------------------------------------------- envelope
+def frame_segs(main, extra=None, zero_copy=False):
+    """A frame as the accelerated `_invoke` builds it: (key, packed value) pairs, `args`
+    through `pack_value`, then `envelope.pack_frame`."""
+    pairs = [(k, envelope.pack_value(v, zero_copy=zero_copy) if k == "args"
+              else [polycodec.packb(v)]) for k, v in (extra or {}).items()]
+    return envelope.pack_frame(main, pairs)
+
+
 @pytest.mark.parametrize("zero_copy", [False, True])
 def test_frame_is_two_msgpack_objects(zero_copy):
     arr = np.arange(200_000, dtype=np.float32)
     main = {"type": "method", "from": "w/a", "to": "w/b", "method": "services.s.f"}
     extra = {"args": [arr, {"k": [1, 2]}], "with_kwargs": True, "promise": "*", "t": 15.0}
-    segs = envelope.pack_frame(main, extra, zero_copy=zero_copy)
+    segs = frame_segs(main, extra, zero_copy=zero_copy)
     frame = envelope.join(segs)
     assert envelope.frame_size(segs) == len(frame)
     # the stock client's reader sees the same two objects
@@ -55,13 +64,13 @@ def test_frame_is_two_msgpack_objects(zero_copy):
     if zero_copy:   # the array is one of the segments, not a copy
         assert any(isinstance(s, memoryview) and np.shares_memory(np.asarray(s), arr)
                    for s in segs)
-    msg, refused = envelope.parse_frame(frame, options_for=lambda k: {})
-    assert refused == []
+    msg, refused = envelope.parse_frame(frame)
+    assert refused == [] and type(msg) is envelope.Message
     np.testing.assert_array_equal(msg["args"][0], arr)
 
 
 def test_main_only_frame():
-    frame = envelope.join(envelope.pack_frame({"type": "x", "to": "a"}))
+    frame = envelope.join(frame_segs({"type": "x", "to": "a"}))
     msg, refused = envelope.parse_frame(frame)
     assert msg == {"type": "x", "to": "a"} and refused == []
 
@@ -95,26 +104,26 @@ def test_bad_extra_raises_typed_error(bad):
         envelope.parse_frame(frame)
 
 
-def test_failing_hook_is_captured_and_rest_still_read():
+def test_lazy_value_is_not_decoded_until_asked_and_rest_still_read():
     frame = msgpack.packb({"type": "method"}) + msgpack.packb(
         {"args": [{"_rtype": "boom"}], "promise": "*"})
+    seen = []
 
     def hook(d):
+        seen.append(d)
         raise RuntimeError("hook failed")
 
-    def options_for(key):
-        return {"rtype_hook": hook, "capture": True} if key == "args" else {}
-
-    msg, _ = envelope.parse_frame(frame, options_for=options_for)
-    assert isinstance(msg["args"], envelope.CapturedError)
-    assert msg["promise"] == "*"
+    msg, _ = envelope.parse_frame(frame, lazy=("args",))
+    assert isinstance(msg["args"], envelope.Raw) and msg["promise"] == "*" and seen == []
+    with pytest.raises(RuntimeError, match="hook failed"):
+        msg["args"].decode(rtype_hook=hook)
+    assert msg["args"].decode() == [{"_rtype": "boom"}]
 
 
 def test_headers_match_msgpack():
     for n in (0, 15, 16, 255, 256, 65535, 65536):
         assert envelope.map_header(n) == msgpack.packb({i: 0 for i in range(n)})[:len(
             envelope.map_header(n))]
-        assert envelope.array_header(n) == msgpack.packb([0] * n)[:len(envelope.array_header(n))]
 
 
 # ------------------------------------------------------------------------- chunk receiver
@@ -125,7 +134,7 @@ def make_receiver(**limits):
 
 
 def frame_chunks(nbytes):
-    frame = envelope.join(envelope.pack_frame(
+    frame = envelope.join(frame_segs(
         {"type": "method", "to": "x"},
         {"args": [np.arange(nbytes // 8, dtype=np.float64)]}))
     return frame, [bytes(c) for c in polycodec.chunks([frame])]
@@ -212,7 +221,9 @@ class FakeCache:
     """A peer's message_cache behind a loopback: records calls, feeds a real receiver."""
 
     def __init__(self, rx, api=3, fail_at=None, config=None):
-        self.rx, self.api, self.fail_at, self.calls = rx, api, fail_at, []
+        self.rx, self.api, self.calls = rx, api, []
+        self.fail_at = () if fail_at is None else \
+            fail_at if isinstance(fail_at, range) else (fail_at,)
         self.config = config or {"api_version": api}
         self.in_flight = self.max_in_flight = 0
 
@@ -229,7 +240,7 @@ class FakeCache:
         try:
             await asyncio.sleep(0.001)
             args = polycodec.unpackb(envelope.join(segs))
-            if self.fail_at is not None and len(args) == 4 and args[1] == self.fail_at:
+            if len(args) == 4 and args[1] in self.fail_at:
                 raise RuntimeError("link down")
             await fn(*args)
         finally:
@@ -248,7 +259,7 @@ async def test_sender_roundtrip_zero_copy_slices(api):
     rx, got, _ = make_receiver()
     cache = FakeCache(rx, api)
     arr = np.arange(40 * CHUNK_SIZE // 8, dtype=np.float64)
-    segs = envelope.pack_frame({"type": "method", "to": "x"}, {"args": [arr]}, zero_copy=True)
+    segs = frame_segs({"type": "method", "to": "x"}, {"args": [arr]}, zero_copy=True)
     await make_sender(cache).send(segs, "peer", None)
     assert bytes(got[0][0]) == envelope.join(segs)
     if api >= 3:
@@ -263,7 +274,7 @@ async def test_sender_roundtrip_zero_copy_slices(api):
 async def test_sender_removes_partial_upload_on_failure():
     rx, got, _ = make_receiver()
     cache = FakeCache(rx, fail_at=5)
-    segs = envelope.pack_frame({"type": "method"}, {"args": [bytes(12 * CHUNK_SIZE)]})
+    segs = frame_segs({"type": "method"}, {"args": [bytes(12 * CHUNK_SIZE)]})
     with pytest.raises(RuntimeError, match="link down"):
         await make_sender(cache).send(segs, "peer", None)
     assert cache.calls[-1] == "remove" and len(rx) == 0 and got == []
@@ -273,7 +284,7 @@ async def test_sender_serializes_messages_of_one_session_key():
     rx, got, _ = make_receiver()
     cache = FakeCache(rx)
     sender = make_sender(cache)
-    frames = [envelope.pack_frame({"type": "method", "n": i}, {"args": [bytes(3 * CHUNK_SIZE)]})
+    frames = [frame_segs({"type": "method", "n": i}, {"args": [bytes(3 * CHUNK_SIZE)]})
               for i in range(3)]
     await asyncio.gather(*(sender.send(f, "peer", "session1") for f in frames))
     assert sorted(envelope.parse_main(g[0])[0]["n"] for g in got) == [0, 1, 2]
@@ -283,7 +294,7 @@ async def test_sender_serializes_messages_of_one_session_key():
 # ------------------------------------------------------- big chunks, views, copies (speed)
 def test_receiver_takes_views_and_any_chunk_size_up_to_the_limit():
     rx, got, _ = make_receiver(max_chunk_size=4 * CHUNK_SIZE)
-    frame = envelope.join(envelope.pack_frame(
+    frame = envelope.join(frame_segs(
         {"type": "method", "to": "x"}, {"args": [np.arange(10 * CHUNK_SIZE // 8, dtype=float)]}))
     size = 4 * CHUNK_SIZE
     pieces = [memoryview(frame)[i:i + size] for i in range(0, len(frame), size)]
@@ -367,11 +378,235 @@ async def test_sender_uses_big_chunks_only_toward_advertising_peers(advertised, 
     sizes = []
     orig = rx._check
 
-    def spy(up, index, data):
+    def spy(owner, index, data):
         sizes.append(memoryview(data).nbytes)
-        return orig(up, index, data)
+        return orig(owner, index, data)
 
     rx._check = spy
-    segs = envelope.pack_frame({"type": "method"}, {"args": [bytes(3 * BIG_CHUNK_SIZE)]})
+    segs = frame_segs({"type": "method"}, {"args": [bytes(3 * BIG_CHUNK_SIZE)]})
     await make_sender(cache).send(segs, "peer", None)
     assert max(sizes) == expected and bytes(got[0][0]) == envelope.join(segs)
+
+
+# ------------------------------------------------------- trust rule for decrypted payloads
+def test_decrypted_payload_goes_through_the_trust_rule(caplog):
+    """hypha-rpc merges the decrypted payload of an `_enc` call with `data.update(...)`: on
+    the message polycodec dispatches, that update cannot set a vouched key, `ctx`, or a key
+    of `main` (the same rule as for `extra`)."""
+    main = {"type": "method", "from": "ws-a/alice", "to": "ws-b/bob", "ws": "ws-a",
+            "user": {"id": "alice"}, "method": "services.s.f", "session": "s1"}
+    frame = msgpack.packb(main) + msgpack.packb({"_enc": {"v": 2}, "data": b"ciphertext"})
+    msg, refused = envelope.parse_frame(frame, default_context={})
+    assert refused == []
+    del msg["_enc"], msg["data"]              # what hypha-rpc does before merging
+    with caplog.at_level("WARNING", logger="polycodec.hypha"):
+        msg.update({"from": "ws-b/admin", "to": "x", "ws": "ws-b", "user": {"id": "root"},
+                    "ctx": {"from": "ws-b/admin"}, "method": "services.other.g",
+                    "session": "s2", "args": [1], "promise": "*"})
+    assert {k: msg[k] for k in main} == main
+    assert msg["ctx"]["from"] == "ws-a/alice" and msg["args"] == [1] and msg["promise"] == "*"
+    assert "refused keys" in caplog.text and "'from'" in caplog.text
+
+
+# --------------------------------------------------------------- bytes held by uploads
+def test_receiver_bounds_bytes_per_peer_and_in_total():
+    rx, got, _ = make_receiver(max_bytes_per_peer=3 * CHUNK_SIZE + 100,
+                               max_total_bytes=4 * CHUNK_SIZE + 200)
+    frame, pieces = frame_chunks(3 * CHUNK_SIZE)   # 4 chunks, the last one short
+    rx.create("a", context=CTX_A)
+    rx.create("b", context=CTX_A)
+    rx.set("a", 0, pieces[0], context=CTX_A)
+    rx.set("a", 1, pieces[1], context=CTX_A)
+    rx.set("b", 1, pieces[1], context=CTX_A)       # before chunk 0: held as a view, counted
+    assert rx.peer_bytes(CTX_A["from"]) == rx.total_bytes == 3 * CHUNK_SIZE
+    with pytest.raises(OverflowError, match="max_bytes_per_peer"):
+        rx.set("b", 0, pieces[0], context=CTX_A)
+    assert len(rx) == 1 and rx.total_bytes == 2 * CHUNK_SIZE   # "b" dropped, "a" kept
+    with pytest.raises(KeyError):
+        rx.set("b", 2, pieces[2], context=CTX_A)
+    # another sender fills the rest of the total
+    rx.create("c", context=CTX_B)
+    rx.set("c", 0, pieces[0], context=CTX_B)
+    rx.set("c", 1, pieces[1], context=CTX_B)
+    with pytest.raises(OverflowError, match="max_total_bytes"):
+        rx.set("a", 2, pieces[2], context=CTX_A)   # the upload that would overflow goes
+    assert len(rx) == 1 and rx.total_bytes == 2 * CHUNK_SIZE
+    for i in (2, 3):
+        rx.set("c", i, pieces[i], context=CTX_B)
+    rx.process("c", context=CTX_B)                 # completed uploads free their bytes
+    assert bytes(got[0][0]) == frame and rx.total_bytes == 0 and len(rx) == 0
+
+
+def test_accelerate_passes_and_validates_limits():
+    import polycodec.hypha
+    from polycodec.hypha.chunking import SERVER_WS_MAX_SIZE
+
+    with polycodec.hypha.accelerated(max_bytes_per_peer=2**20, max_total_bytes=2**21,
+                                     max_chunk_size=CHUNK_SIZE) as opts:
+        lim = opts.limits
+        assert (lim.max_bytes_per_peer, lim.max_total_bytes, lim.max_chunk_size) == (
+            2**20, 2**21, CHUNK_SIZE)
+    assert Limits().max_bytes_per_peer == 4 * 2**30 and Limits().max_total_bytes == 8 * 2**30
+    for bad in ({"max_chunk_size": CHUNK_SIZE - 1}, {"max_chunk_size": 1024},
+                {"max_total_bytes": 0}, {"max_bytes_per_peer": -1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            polycodec.hypha.accelerate(**bad)
+        assert not polycodec.hypha.is_accelerated()
+    with pytest.raises(ValueError, match="max_chunk_size"):
+        Limits(max_chunk_size=CHUNK_SIZE // 2)
+    with pytest.warns(UserWarning, match="ws_max_size"):
+        Limits(max_chunk_size=SERVER_WS_MAX_SIZE)
+
+
+# --------------------------------------------------------------- frames the RPC receives
+class FakeRpc:
+    """What `_on_message` and `_decode` use of a hypha-rpc RPC; records dispatched frames."""
+
+    def __init__(self, codecs=None):
+        self._codecs = codecs or {}
+        self.default_context = {}
+        self._long_message_chunk_size = CHUNK_SIZE
+        self._object_store = {}
+        self.fired = []
+
+    def _fire(self, event, data):
+        self.fired.append((event, data))
+
+
+MAIN = {"type": "method", "from": "ws-a/alice", "to": "ws-b/bob", "method": "services.s.f",
+        "session": "s1"}
+BROKEN_ARGS = b"\x93\xd9\xc8abc"   # an array whose str claims 200 bytes: no end can be found
+
+
+def _extra(*pairs):
+    return envelope.join(envelope.pack_extra([(k, [v]) for k, v in pairs]))
+
+
+def test_structurally_broken_args_without_promise_are_dropped(accel, caplog):
+    acc = importlib.import_module("polycodec.hypha.accelerate")   # the module, not the function
+
+    rpc = FakeRpc()
+    frame = msgpack.packb(MAIN) + _extra(("args", BROKEN_ARGS))
+    with caplog.at_level("WARNING", logger="polycodec.hypha"):
+        acc._on_message(rpc, frame)
+    assert rpc.fired == []                           # not run: nobody to reply to
+    assert "dropped a method frame from ws-a/alice" in caplog.text
+    # an unreadable main is dropped the same way (not raised into hypha-rpc's loop)
+    acc._on_message(rpc, b"\xd9\xff")
+    assert rpc.fired == [] and "unreadable frame" in caplog.text
+
+
+def test_structurally_broken_args_after_a_promise_are_rejected(accel):
+    acc = importlib.import_module("polycodec.hypha.accelerate")   # the module, not the function
+
+    rpc = FakeRpc()
+    frame = msgpack.packb(MAIN) + _extra(("promise", msgpack.packb("*")),
+                                         ("t", msgpack.packb(5)), ("args", BROKEN_ARGS))
+    acc._on_message(rpc, frame)
+    (event, msg), = rpc.fired
+    assert event == "method" and msg["promise"] == "*" and msg["from"] == "ws-a/alice"
+    with pytest.raises(polycodec.DecodeError, match="args"):   # hypha-rpc rejects with it
+        acc._decode(rpc, msg["args"])
+
+
+def test_args_are_decoded_only_when_hypha_rpc_asks(accel):
+    """Codec decoders (and remote-function proxies) run when `_handle_method` decodes
+    `args`, after its permission checks, not when the frame arrives."""
+    acc = importlib.import_module("polycodec.hypha.accelerate")   # the module, not the function
+
+    decoded = []
+    rpc = FakeRpc({"probe": {"name": "probe", "type": None, "encoder": None,
+                             "decoder": lambda d: decoded.append(d["n"]) or ("probe", d["n"])}})
+    args = [{"_rtype": "probe", "n": 7}, np.arange(5.0)]
+    frame = msgpack.packb(MAIN) + _extra(
+        ("args", envelope.join(envelope.pack_value(args))), ("promise", msgpack.packb("*")))
+    acc._on_message(rpc, frame)
+    (_, msg), = rpc.fired
+    assert decoded == [] and msg["promise"] == "*"
+    assert bool(msg["args"]) is True
+    value = acc._decode(rpc, msg["args"])
+    assert decoded == [7] and value[0] == ("probe", 7)
+    np.testing.assert_array_equal(value[1], np.arange(5.0))
+    assert acc._decode(rpc, msg["args"]) is value and decoded == [7]   # decoded once
+    # an undecodable (but well-formed) value still fails where hypha-rpc asks for it
+    bad = [{"_rtype": "ndarray", "_rvalue": b"\0" * 3, "_rshape": [1], "_rdtype": "float32"}]
+    rpc.fired.clear()
+    acc._on_message(rpc, msgpack.packb(MAIN) + _extra(
+        ("args", msgpack.packb(bad)), ("promise", msgpack.packb("*"))))
+    (_, msg), = rpc.fired
+    assert bool(msg["args"]) is True
+    with pytest.raises(polycodec.DecodeError):
+        acc._decode(rpc, msg["args"])
+
+
+# ------------------------------------------------------------------ failed chunk uploads
+async def test_failed_upload_leaves_no_unretrieved_task_exception():
+    import gc
+
+    loop = asyncio.get_running_loop()
+    reported = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda lp, ctx: reported.append(ctx.get("message")))
+    try:
+        rx, got, _ = make_receiver()
+        cache = FakeCache(rx, fail_at=range(3, 40))   # many chunks fail at once
+        segs = frame_segs({"type": "method"}, {"args": [bytes(40 * CHUNK_SIZE)]})
+        with pytest.raises(RuntimeError, match="link down"):
+            await make_sender(cache).send(segs, "peer", None)
+        await asyncio.sleep(0.05)
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+    assert cache.calls[-1] == "remove" and len(rx) == 0 and got == []
+    assert not [m for m in reported if "never retrieved" in (m or "")], reported
+
+
+# ------------------------------------------------------------------------ local server
+def _fake_server_python(tmp_path, body):
+    exe = tmp_path / "python"
+    exe.write_text(f"#!/bin/sh\n{body}\n")
+    exe.chmod(0o755)
+    return str(exe)
+
+
+@pytest.mark.parametrize("how", ["exits", "interrupted"])
+def test_failed_server_start_leaves_nothing_behind(tmp_path, monkeypatch, how):
+    import os
+    import urllib.request
+
+    from polycodec.hypha import server as server_mod
+    from polycodec.hypha.server import LocalHyphaServer
+
+    if how == "exits":
+        srv = LocalHyphaServer(python=_fake_server_python(tmp_path, "exit 3"), timeout=20)
+        expected = RuntimeError
+    else:   # still running when Ctrl-C arrives while it is being polled
+        srv = LocalHyphaServer(python=_fake_server_python(tmp_path, "exec sleep 30"),
+                               timeout=20)
+
+        def interrupt(*a, **k):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(urllib.request, "urlopen", interrupt)
+        expected = KeyboardInterrupt
+    made = []
+    real_mkdtemp = server_mod.tempfile.mkdtemp
+    monkeypatch.setattr(server_mod.tempfile, "mkdtemp",
+                        lambda **k: made.append(real_mkdtemp(**k)) or made[-1])
+    with pytest.raises(expected):
+        srv.start()
+    assert srv.proc is not None and srv.proc.poll() is not None   # no process left
+    assert srv._log is None                                       # log closed
+    assert len(made) == 1 and not os.path.exists(made[0])         # folder removed
+
+
+@pytest.mark.parametrize("extra", [b"\xc1", b"\x82\xa1a"])
+def test_unreadable_extra_header_is_a_broken_frame(extra, accel, caplog):
+    acc = importlib.import_module("polycodec.hypha.accelerate")
+    with pytest.raises(envelope.BrokenFrame):
+        envelope.parse_frame(msgpack.packb(MAIN) + extra)
+    rpc = FakeRpc()
+    with caplog.at_level("WARNING", logger="polycodec.hypha"):
+        acc._on_message(rpc, msgpack.packb(MAIN) + extra)   # dropped, not raised
+    assert rpc.fired == [] and "dropped a method frame" in caplog.text

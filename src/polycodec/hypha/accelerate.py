@@ -7,13 +7,16 @@ What is replaced (class attributes of hypha-rpc 0.21.47, restored by `deaccelera
   encoded and packed in one pass by polycodec. hypha-rpc's `_encode` is the core's `default=`
   hook for what only it knows: callables, generators, io streams, `_rintf` dicts and remote
   objects (`__rpc_object__`). Large frames go through polycodec's chunk sender.
-- `RPC._on_message`: `method` frames are parsed with polycodec; `args` is decoded in one pass
-  (hypha-rpc's attribute dict as `dict_type`, its `_decode` as `rtype_hook` for
-  method/generator/iostream, the RPC's codecs), and `extra` can no longer override the
-  server-vouched keys (see envelope.py). Other frame types go to the original handler.
-- `RPC._decode`: returns the already decoded `args` as is (everything else: original).
-- `RPC._create_message/_append_message/_set_message/_process_message/_remove_message` and
-  `RPC._send_chunks`: polycodec's message_cache (chunking.py).
+- `RPC._on_message`: `method` frames are parsed with polycodec, and `extra` can no longer
+  override the server-vouched keys, not even from inside an encrypted payload (see
+  envelope.py). `args` is kept undecoded until hypha-rpc's `_handle_method` asks for it, after
+  its permission checks. Other frame types go to the original handler.
+- `RPC._decode`: decodes `args` in one pass (hypha-rpc's attribute dict as `dict_type`, its
+  `_decode` as `rtype_hook` for method/generator/iostream, the RPC's codecs); everything
+  else: original.
+- `RPC._create_message/_append_message/_set_message/_process_message/_remove_message`:
+  polycodec's message_cache (chunking.py). (hypha-rpc's `RPC._send_chunks` is only called
+  by the `RemoteFunction.__call__` replaced above, so it needs no patch.)
 - `WebsocketRPCConnection._ws_connect_kwargs`: per-message deflate off unless
   `compression="deflate"`.
 
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -33,6 +35,7 @@ from polycodec.codecs import CodecRegistry
 
 from . import envelope
 from .chunking import ADVERTISE_KEY, ChunkReceiver, ChunkSender, Limits
+from .envelope import BrokenFrame
 
 WS_DEFAULT_MAX_SIZE = 2**20      # websockets' default max_size (what hypha-rpc leaves)
 WS_FRAME_MARGIN = 2**16          # envelope around a chunk
@@ -70,6 +73,7 @@ def options() -> Options | None:
 def accelerate(*, compression: str | None = None, zero_copy: bool = False, force: bool = False,
                max_message_size: int | None = None, max_chunks: int | None = None,
                max_uploads_per_peer: int | None = None,
+               max_bytes_per_peer: int | None = None, max_total_bytes: int | None = None,
                reassembly_timeout: float | None = None,
                max_chunk_size: int | None = None) -> Options:
     """Route the installed hypha-rpc through polycodec (idempotent; a second call updates
@@ -83,10 +87,13 @@ def accelerate(*, compression: str | None = None, zero_copy: bool = False, force
         sent). True sends views of the caller's arrays: do not mutate them until the call's
         result arrives.
     force: accept a hypha-rpc version this module was not tested with.
-    max_chunk_size: the largest message_cache chunk this process accepts (default 2 MiB); it
-        is advertised in the built-in service so accelerated peers send chunks that big, and
-        the websocket's max_size is raised to match. Stock peers always get 256 KiB chunks.
-    The other keywords bound what a peer can make this process reassemble (chunking.Limits).
+    max_chunk_size: the largest message_cache chunk this process accepts (default 2 MiB, at
+        least 256 KiB; a warning above what the Hypha server forwards); it is advertised in
+        the built-in service so accelerated peers send chunks that big, and the websocket's
+        max_size is raised to match. Stock peers always get 256 KiB chunks.
+    The other keywords bound what peers can make this process reassemble (chunking.Limits:
+    max_message_size 2 GiB, max_chunks 8192, max_uploads_per_peer 64, max_bytes_per_peer
+    4 GiB, max_total_bytes 8 GiB, reassembly_timeout 600 s). Invalid values raise ValueError.
     """
     global _options, _hrpc
     if compression not in COMPRESSION_CHOICES:
@@ -105,15 +112,11 @@ def accelerate(*, compression: str | None = None, zero_copy: bool = False, force
         if not hasattr(owner, name):
             raise RuntimeError(f"hypha-rpc {version} has no {owner.__name__}.{name}: "
                                "cannot accelerate this version")
-    limits = Limits()
-    for key, value in (("max_message_size", max_message_size), ("max_chunks", max_chunks),
-                       ("max_uploads_per_peer", max_uploads_per_peer),
-                       ("reassembly_timeout", reassembly_timeout),
-                       ("max_chunk_size", max_chunk_size)):
-        if value is not None:
-            if value <= 0:
-                raise ValueError(f"{key} must be positive, got {value!r}")
-            setattr(limits, key, value)
+    given = {"max_message_size": max_message_size, "max_chunks": max_chunks,
+             "max_uploads_per_peer": max_uploads_per_peer,
+             "max_bytes_per_peer": max_bytes_per_peer, "max_total_bytes": max_total_bytes,
+             "reassembly_timeout": reassembly_timeout, "max_chunk_size": max_chunk_size}
+    limits = Limits(**{k: v for k, v in given.items() if v is not None})   # validates
     _hrpc = hrpc
     new = Options(compression=compression, zero_copy=bool(zero_copy), limits=limits)
     if _options is None:
@@ -154,7 +157,6 @@ def _targets(hrpc, websocket_client):
         (hrpc.RemoteFunction, "__call__", _remote_call),
         (hrpc.RPC, "_on_message", _on_message),
         (hrpc.RPC, "_decode", _decode),
-        (hrpc.RPC, "_send_chunks", _send_chunks),
         (hrpc.RPC, "_create_message", _create_message),
         (hrpc.RPC, "_append_message", _append_message),
         (hrpc.RPC, "_set_message", _set_message),
@@ -174,24 +176,34 @@ def _orig(owner_name, name):
 
 # ---------------------------------------------------------------------------- per-RPC state
 class _Decoded:
-    """`args` already decoded by polycodec (or the error decoding raised), waiting for
-    hypha-rpc's `_handle_method` to ask for it, after its permission checks."""
+    """`args` as received: decoded only when hypha-rpc's `_handle_method` asks for it (after
+    its permission checks), so codecs' decoders and remote-function proxies never run for a
+    call that is refused. A decoding error is raised there, where hypha-rpc rejects the call
+    through its promise."""
 
-    __slots__ = ("value", "error")
+    __slots__ = ("_raw", "_options", "_value", "_error")
 
-    def __init__(self, value):
-        if isinstance(value, envelope.CapturedError):
-            self.value, self.error = None, value.error
-        else:
-            self.value, self.error = value, None
+    def __init__(self, raw=None, options=None, error=None):
+        self._raw, self._options = raw, options
+        self._value, self._error = None, error
 
     def get(self):
-        if self.error is not None:
-            raise self.error
-        return self.value
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            try:
+                self._value = raw.decode(**self._options)
+            except Exception as exc:   # noqa: BLE001  (reported to the caller by hypha-rpc)
+                self._error = exc
+            self._options = None
+        if self._error is not None:
+            raise self._error
+        return self._value
 
-    def __bool__(self):
-        return self.error is not None or bool(self.value)
+    def __bool__(self):   # hypha-rpc: `if data.get("args"):`, after its checks
+        try:
+            return bool(self.get())
+        except Exception:   # noqa: BLE001  (raised again by get(), where hypha-rpc asks)
+            return True
 
 
 class _RpcState:
@@ -203,7 +215,6 @@ class _RpcState:
         self._registry = None
         chunk = getattr(rpc, "_long_message_chunk_size", None) or polycodec.spec.CHUNK_SIZE
         limits = _options.limits if _options else Limits()
-        limits = dataclasses.replace(limits, chunk_size=chunk)
         self.sender = ChunkSender(rpc, _call_with_packed_args, chunk_size=chunk)
         self.receiver = ChunkReceiver(limits, self._reset_heartbeat, self._dispatch_chunked)
 
@@ -265,22 +276,33 @@ class _RpcState:
             timer.reset()
 
     def method_message(self, buf, main, offset, trusted=None):
+        """The message to dispatch for a `method` frame; `args` stays undecoded (`_Decoded`).
+        Raises BrokenFrame when the frame cannot be read and no promise to reject was read."""
         frm = (trusted if trusted is not None else main).get("from") or ""
         args_opts = {
             "dict_type": _hrpc.ObjectProxy, "strict_map_key": False, "codecs": self.codecs(),
             "rtype_hook": self.decode_hook(main.get("session"), str(frm).split("/")[0]),
-            "capture": True,
         }
         if main.get("method") in _CHUNK_METHODS:   # the chunk stays a view of the frame
             args_opts["bin_views"] = True
-        extra = envelope.parse_extra(
-            buf, offset, options_for=lambda key: args_opts if key == "args" else _PLAIN)
-        msg, refused = envelope.merge(main, extra, trusted, self.rpc.default_context)
+        try:
+            msg, refused = envelope.parse_frame(
+                buf, head=(main, offset), trusted=trusted,
+                default_context=self.rpc.default_context, options=_PLAIN, lazy=("args",))
+        except BrokenFrame as broken:
+            if "promise" not in broken.partial:
+                raise
+            # the promise was read: hypha-rpc rejects the call with the error (as it asks
+            # for `args`, after its checks) instead of leaving the caller to time out
+            msg, refused = envelope.merge(main, broken.partial, trusted,
+                                          self.rpc.default_context)
+            msg["args"] = _Decoded(error=broken)
+        else:
+            if "args" in msg:
+                msg["args"] = _Decoded(msg["args"], args_opts)
         if refused:
             log.warning("refused keys %s in a message from %s (they may only come from the "
                         "server-vouched part of the frame)", refused, msg.get("from"))
-        if "args" in msg:
-            msg["args"] = _Decoded(msg["args"])
         return msg
 
     def _dispatch_chunked(self, buffer, context):
@@ -289,8 +311,9 @@ class _RpcState:
         if main.get("type") == "method":
             msg = self.method_message(buffer, main, offset, trusted=context)
         else:   # not an RPC call: plain values, as hypha-rpc gives them
-            extra = envelope.parse_extra(buffer, offset, options_for=lambda k: _PLAIN)
-            msg, _ = envelope.merge(main, extra, context, self.rpc.default_context)
+            msg, _ = envelope.parse_frame(buffer, head=(main, offset), trusted=context,
+                                          default_context=self.rpc.default_context,
+                                          options=_PLAIN)
         self.rpc._fire(msg["type"], msg)
 
 
@@ -394,16 +417,14 @@ def _invoke(rf, arguments, kwargs, packed_args=None, direct=False):
             raise RuntimeError(f"Unsupported promise type: {rf._with_promise}")
 
     if extra and rpc._encryption_enabled and rf._target_encryption_pub:
-        plaintext = envelope.join(_pack_pairs(extra))
+        plaintext = envelope.join(envelope.pack_extra(extra))
         nonce, ciphertext = hrpc.encrypt_payload(
             rpc._encryption_private_key, bytes(rf._target_encryption_pub), plaintext)
         extra = [("_enc", [polycodec.packb({"v": 2, "pub": rpc._encryption_public_key,
                                             "nonce": nonce})]),
                  ("data", [polycodec.packb(polycodec.Bin(ciphertext))])]
 
-    frame = [polycodec.packb(main, strict_map_key=False)]
-    if extra:
-        frame += _pack_pairs(extra)
+    frame = envelope.pack_frame(main, extra)
 
     if rpc._emit_message is None:   # connection torn down: settle now, as hypha-rpc does
         if not fut.done():
@@ -449,14 +470,6 @@ def _invoke(rf, arguments, kwargs, packed_args=None, direct=False):
     return fut
 
 
-def _pack_pairs(pairs):
-    segs = [envelope.map_header(len(pairs))]
-    for key, value_segs in pairs:
-        segs.append(polycodec.packb(key))
-        segs.extend(value_segs)
-    return segs
-
-
 def _forget_session(rpc, session):
     rpc._remove_from_target_id_index(session)
     rpc._object_store.pop(session, None)
@@ -483,21 +496,24 @@ def _timeout_callback(rpc, session, reject):
     return on_timeout
 
 
-async def _send_chunks(self, package, target_id, session_id):
-    if _options is None:
-        return await _orig("RPC", "_send_chunks")(self, package, target_id, session_id)
-    segs = package if isinstance(package, list) else [package]
-    return await _state_of(self).sender.send(segs, target_id, session_id)
-
-
 # ------------------------------------------------------------------------------ receiving
 def _on_message(self, message):
     if _options is None or not isinstance(message, (bytes, bytearray, memoryview)):
         return _orig("RPC", "_on_message")(self, message)
-    main, offset = envelope.parse_main(message)
+    try:
+        main, offset = envelope.parse_main(message)
+    except polycodec.DecodeError as exc:
+        log.warning("dropped an unreadable frame (%d bytes): %s", len(message), exc)
+        return None
     if main.get("type") != "method":
         return _orig("RPC", "_on_message")(self, bytes(message))
-    data = _state_of(self).method_message(message, main, offset)
+    try:
+        data = _state_of(self).method_message(message, main, offset)
+    except BrokenFrame as exc:
+        # no promise could be read: there is nobody to reply to, so the call is not run
+        log.warning("dropped a method frame from %s for %s: %s", main.get("from"),
+                    main.get("method"), exc)
+        return None
     self._fire("method", data)
 
 

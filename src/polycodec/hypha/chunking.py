@@ -5,25 +5,27 @@ slice of the frame (at most 30 in flight; peers with api_version < 3 get sequent
 `append(key, chunk, heartbeat)`), then `process(key, heartbeat)`; `remove(key)` on failure.
 Slices are views of the frame's segments (`polycodec.chunks`) written as plain msgpack bins.
 
-Receiver: every chunk is copied once into a `polycodec.Reassembler` buffer; `process` hands
-that buffer to the RPC layer, which decodes it without further copies.
+Receiver: every chunk is copied once into a `polycodec.Reassembler` buffer (chunks that arrive
+before chunk 0 wait as views of their frames until it comes); `process` hands that buffer to
+the RPC layer, which decodes it without further copies.
 
 Fixes over hypha-rpc 0.21.47:
 - uploads are keyed by (sender, key): a peer can neither complete nor remove another's;
 - the key of a message sent under a parent session IS that session id (a stock receiver looks
   it up to reset the caller's timer), so two concurrent chunked messages of one session
   collided; the sender now sends such messages one at a time per (target, key);
-- bounds: bytes per message, chunks per message, uploads per sender, reassembly time; a
-  partial upload is removed on failure, on timeout and on a new `create`.
+- bounds: bytes per message, chunks per message, uploads and bytes per sender, bytes over all
+  senders, reassembly time; a partial upload is removed on failure, on timeout, on a chunk
+  that would break a bound, and on a new `create` with overwrite.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-import time
 import uuid
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, fields
 
 import polycodec
 from polycodec.spec import CHUNK_SIZE, DEFAULT_MAX_SIZE, MAX_IN_FLIGHT
@@ -36,17 +38,43 @@ ADVERTISE_KEY = "polycodec"
 
 log = logging.getLogger("polycodec.hypha")
 
+GiB = 2**30
+# The Hypha server's own websocket frame limit (uvicorn's ws_max_size, 16 MiB): a chunk bigger
+# than this (plus its envelope) cannot pass through it.
+SERVER_WS_MAX_SIZE = 16 * 2**20
+CHUNK_FRAME_MARGIN = 2**16   # the call envelope around a chunk in its websocket frame
+
 
 @dataclass
 class Limits:
-    """Receiver bounds (all configurable through `accelerate(...)`)."""
+    """Receiver bounds (all configurable through `accelerate(...)`; checked on construction).
+
+    Bytes held by partial uploads are counted as chunks arrive (a chunk that waits for chunk 0
+    counts too: it keeps its websocket frame alive). Defaults: one message may be 2 GiB
+    (hypha-rpc's own msgpack limit); one sender may hold 2 such messages at once (4 GiB,
+    e.g. two concurrent calls with big arguments) and all senders together 4 (8 GiB), instead
+    of 64 x 2 GiB per sender and no overall bound. Lower them on small machines."""
 
     max_message_size: int = DEFAULT_MAX_SIZE          # bytes of one reassembled message
     max_chunks: int = DEFAULT_MAX_SIZE // CHUNK_SIZE  # chunks of one message
     max_uploads_per_peer: int = 64                    # partial uploads one sender may hold
+    max_bytes_per_peer: int = 4 * GiB                 # bytes all of one sender's uploads hold
+    max_total_bytes: int = 8 * GiB                    # bytes all partial uploads hold
     reassembly_timeout: float = 600.0                 # seconds from create to process
-    chunk_size: int = CHUNK_SIZE                      # what this side sends to stock peers
     max_chunk_size: int = BIG_CHUNK_SIZE              # largest chunk accepted (advertised)
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{f.name} must be a positive number, got {value!r}")
+        if self.max_chunk_size < CHUNK_SIZE:
+            raise ValueError(f"max_chunk_size must be at least {CHUNK_SIZE} (the chunk size "
+                             f"stock hypha-rpc peers send), got {self.max_chunk_size}")
+        if self.max_chunk_size + CHUNK_FRAME_MARGIN > SERVER_WS_MAX_SIZE:
+            warnings.warn(f"max_chunk_size={self.max_chunk_size}: accelerated peers will send "
+                          f"chunks that big, but the Hypha server refuses websocket frames over "
+                          f"{SERVER_WS_MAX_SIZE} bytes (its ws_max_size)", stacklevel=3)
 
 
 def in_flight_limit() -> int:
@@ -60,17 +88,18 @@ def in_flight_limit() -> int:
 # ------------------------------------------------------------------------------- receiver
 class _Upload:
     """Each chunk is copied into the message's buffer as it arrives, so its websocket frame is
-    freed at once. The chunk size is the length of chunk 0 (stock senders use 256 KiB,
-    accelerated ones up to 2 MiB); the Reassembler reserves address space for the largest
-    message and trims it in `process`, so nothing is grown or copied twice."""
+    freed at once (chunks that arrive before chunk 0 wait as views of their frames). The chunk
+    size is the length of chunk 0 (stock senders use 256 KiB, accelerated ones up to 2 MiB);
+    the Reassembler reserves address space for the largest message and trims it in
+    `process`, so nothing is grown or copied twice."""
 
-    __slots__ = ("asm", "appended", "started", "timer")
+    __slots__ = ("asm", "appended", "nbytes", "timer")
 
     def __init__(self, limits):
         self.asm = polycodec.Reassembler(max_size=limits.max_message_size, chunk_size=None,
                                          max_chunks=limits.max_chunks)
         self.appended = 0
-        self.started = time.monotonic()
+        self.nbytes = 0     # bytes of the chunks received so far
         self.timer = None
 
 
@@ -82,11 +111,20 @@ class ChunkReceiver:
         self.limits = limits
         self._reset_heartbeat = reset_heartbeat   # (key) -> None; raises if no such session
         self._dispatch = dispatch                 # (buffer, context) -> None
-        self._uploads: dict = {}                  # (sender, key) -> _Upload
-        self._per_peer: dict = {}                 # sender -> count
+        self._uploads: dict = {}                  # sender -> {key: _Upload}
+        # bytes held by all uploads: a running sum (summing every upload on every chunk would
+        # cost O(uploads) per chunk); kept right by _add and _drop, the only writers
+        self._total_bytes = 0
 
     def __len__(self):
-        return len(self._uploads)
+        return sum(len(ups) for ups in self._uploads.values())
+
+    @property
+    def total_bytes(self) -> int:
+        return self._total_bytes
+
+    def peer_bytes(self, sender) -> int:
+        return sum(up.nbytes for up in self._uploads.get(sender, {}).values())
 
     @staticmethod
     def _owner(context):
@@ -95,29 +133,28 @@ class ChunkReceiver:
         return context["from"]
 
     def _get(self, key, context):
-        up = self._uploads.get((self._owner(context), key))
+        up = self._uploads.get(self._owner(context), {}).get(key)
         if up is None:
             raise KeyError(f"Message with key {key} does not exist.")
         return up
 
-    def _drop(self, slot):
-        up = self._uploads.pop(slot, None)
+    def _drop(self, owner, key):
+        ups = self._uploads.get(owner)
+        up = ups.pop(key, None) if ups else None
         if up is None:
             return
+        if not ups:
+            del self._uploads[owner]
         if up.timer is not None:
             up.timer.cancel()
+        self._total_bytes -= up.nbytes
         up.asm = None   # frees the buffer now, not when the slot object goes
-        left = self._per_peer.get(slot[0], 1) - 1
-        if left > 0:
-            self._per_peer[slot[0]] = left
-        else:
-            self._per_peer.pop(slot[0], None)
 
-    def _expire(self, slot):
-        if slot in self._uploads:
+    def _expire(self, owner, key):
+        if key in self._uploads.get(owner, {}):
             log.warning("message_cache: upload %s from %s timed out after %.0f s; removed",
-                        slot[1], slot[0], self.limits.reassembly_timeout)
-            self._drop(slot)
+                        key, owner, self.limits.reassembly_timeout)
+            self._drop(owner, key)
 
     def create(self, key, heartbeat=False, overwrite=False, context=None):
         if heartbeat:
@@ -125,45 +162,46 @@ class ChunkReceiver:
         if not isinstance(key, str) or not key:
             raise ValueError("message_cache key must be a non-empty str")
         owner = self._owner(context)
-        slot = (owner, key)
-        if slot in self._uploads:
+        if key in self._uploads.get(owner, {}):
             if not overwrite:
                 raise KeyError(f"Message with the same key ({key}) already exists in the cache "
                                "store, please use overwrite=True or remove it first.")
-            self._drop(slot)
-        if self._per_peer.get(owner, 0) >= self.limits.max_uploads_per_peer:
+            self._drop(owner, key)
+        if len(self._uploads.get(owner, {})) >= self.limits.max_uploads_per_peer:
             raise OverflowError(f"{owner} already has {self.limits.max_uploads_per_peer} "
                                 "partial uploads (max_uploads_per_peer)")
         up = _Upload(self.limits)
         try:
             loop = asyncio.get_running_loop()
-            up.timer = loop.call_later(self.limits.reassembly_timeout, self._expire, slot)
+            up.timer = loop.call_later(self.limits.reassembly_timeout, self._expire, owner, key)
         except RuntimeError:
             up.timer = None
-        self._uploads[slot] = up
-        self._per_peer[owner] = self._per_peer.get(owner, 0) + 1
+        self._uploads.setdefault(owner, {})[key] = up
 
     def set(self, key, index, data, heartbeat=False, context=None):
         if heartbeat:
             self._reset_heartbeat(key)
         up = self._get(key, context)
-        self._add(up, (self._owner(context), key), index, data)
+        self._add(up, self._owner(context), key, index, data)
 
     def append(self, key, data, heartbeat=False, context=None):
         if heartbeat:
             self._reset_heartbeat(key)
         up = self._get(key, context)
-        self._add(up, (self._owner(context), key), up.appended, data)
+        self._add(up, self._owner(context), key, up.appended, data)
         up.appended += 1
 
-    def _add(self, up, slot, index, data):
+    def _add(self, up, owner, key, index, data):
         try:
-            self._check(up, index, data)
+            n = self._check(owner, index, data)
+            up.asm.add(index, memoryview(data))   # duplicates, sizes, max_size: Reassembler's
         except Exception:
-            self._drop(slot)   # a bad chunk poisons the message: free it now
+            self._drop(owner, key)   # a bad chunk poisons the message: free it now
             raise
+        up.nbytes += n
+        self._total_bytes += n
 
-    def _check(self, up, index, data):
+    def _check(self, owner, index, data) -> int:
         lim = self.limits
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"message_cache chunk {index!r} must be bytes, "
@@ -171,29 +209,37 @@ class ChunkReceiver:
         if type(index) is not int or not 0 <= index < lim.max_chunks:
             raise polycodec.DecodeError(f"message_cache chunk index {index!r} outside "
                                         f"0..{lim.max_chunks - 1} (max_chunks)")
-        mv = memoryview(data)
-        n = mv.nbytes
+        n = memoryview(data).nbytes
         if not 0 < n <= lim.max_chunk_size:
             raise polycodec.DecodeError(f"message_cache chunk {index} has {n} bytes; expected "
                                         f"1..{lim.max_chunk_size} (max_chunk_size)")
-        up.asm.add(index, mv)   # duplicates, sizes and max_size are the Reassembler's checks
+        held = self.peer_bytes(owner) + n
+        if held > lim.max_bytes_per_peer:
+            raise OverflowError(f"message_cache: partial uploads from {owner} would hold {held} "
+                                f"bytes (max_bytes_per_peer={lim.max_bytes_per_peer}); "
+                                "upload dropped")
+        if self._total_bytes + n > lim.max_total_bytes:
+            raise OverflowError(f"message_cache: partial uploads would hold "
+                                f"{self._total_bytes + n} bytes in total "
+                                f"(max_total_bytes={lim.max_total_bytes}); upload from "
+                                f"{owner} dropped")
+        return n
 
     def remove(self, key, context=None):
-        slot = (self._owner(context), key)
-        if slot not in self._uploads:
+        owner = self._owner(context)
+        if key not in self._uploads.get(owner, {}):
             raise KeyError(f"Message with key {key} does not exist.")
-        self._drop(slot)
+        self._drop(owner, key)
 
     def process(self, key, heartbeat=False, context=None):
         if heartbeat:
             self._reset_heartbeat(key)
         assert context is not None, "Context is required"
         up = self._get(key, context)
-        slot = (self._owner(context), key)
         try:
             buffer = self._assemble(key, up)
         finally:
-            self._drop(slot)
+            self._drop(self._owner(context), key)
         self._dispatch(buffer, context)
 
     def _assemble(self, key, up):
@@ -290,22 +336,33 @@ class ChunkSender:
     async def _send_indexed(self, set_fn, key, pieces, heartbeat):
         limit = in_flight_limit()
         pending = set()
+        failures = []   # in the order the chunks failed: the first is the cause, later ones
+                        # are mostly its echo ("Message with key ... does not exist")
+
+        def settled(task):   # retrieves every outcome, so none is reported as unretrieved
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())
+
         try:
             for index, piece in enumerate(pieces):
                 if len(pending) >= limit:
-                    done, pending = await asyncio.wait(pending,
-                                                       return_when=asyncio.FIRST_COMPLETED)
-                    for t in done:
-                        t.result()   # raise the first failure
-                pending.add(asyncio.ensure_future(
-                    self.call(set_fn, self._args(key, index, piece, heartbeat))))
+                    _, pending = await asyncio.wait(pending,
+                                                    return_when=asyncio.FIRST_COMPLETED)
+                if failures:
+                    raise failures[0]
+                task = asyncio.ensure_future(
+                    self.call(set_fn, self._args(key, index, piece, heartbeat)))
+                task.add_done_callback(settled)
+                pending.add(task)
             if pending:
-                done, pending = await asyncio.wait(pending)
-                for t in done:
-                    t.result()
+                _, pending = await asyncio.wait(pending)
+            if failures:
+                raise failures[0]
         finally:
-            for t in pending:
-                t.cancel()
+            if pending:   # a chunk failed (or we were cancelled): stop the rest
+                for t in pending:
+                    t.cancel()
+                await asyncio.wait(pending)
 
     @staticmethod
     def _args(key, index, piece, heartbeat):
@@ -314,3 +371,4 @@ class ChunkSender:
         args = [key, index, polycodec.Bin(piece), bool(heartbeat)] if index is not None \
             else [key, polycodec.Bin(piece), bool(heartbeat)]
         return polycodec.pack_segments(args)
+

@@ -1,16 +1,19 @@
 """The Hypha RPC frame: two msgpack objects back to back, `main` (routing) + `extra` (payload).
 
 Building returns segments (the payload's large buffers stay views: no copy); parsing reads
-`main`, then `extra` key by key so each value can be decoded with its own options (the Hypha
-layer decodes `args` in one pass with hypha-rpc's hooks and leaves the rest plain).
+`main`, then `extra` key by key: small values plain, and `args` left undecoded (`Raw`) for the
+Hypha layer to decode after hypha-rpc's permission checks.
 
 Trust: the server overwrites `from`, `to`, `ws` and `user` in `main` with values it vouches for
 and forwards `extra` untouched. hypha-rpc merges `extra` over `main`, so a caller could put
-its own `from` in `extra` and pass permission checks. `merge` never lets `extra` set a key
-that `main` has, a trusted key, or `ctx`: such keys are refused (dropped and reported).
+its own `from` in `extra` and pass permission checks. `admit` (used by `merge`, and by the
+`Message.update` through which hypha-rpc merges a decrypted `_enc` payload) never lets
+`extra` set a key that `main` has, a trusted key, or `ctx`: such keys are refused (dropped
+and reported).
 """
 from __future__ import annotations
 
+import logging
 import struct
 import weakref
 
@@ -23,8 +26,10 @@ from ..errors import DecodeError
 TRUSTED_KEYS = ("from", "to", "ws", "user")
 RESERVED_KEYS = TRUSTED_KEYS + ("ctx",)
 
+log = logging.getLogger("polycodec.hypha")
 
-# --- msgpack headers written by hand (values too small or too raw to go through packb) -------
+
+# --- a msgpack header written by hand (the map's values are packed separately) --------------
 def map_header(n: int) -> bytes:
     if n < 16:
         return bytes((0x80 | n,))
@@ -33,42 +38,26 @@ def map_header(n: int) -> bytes:
     return b"\xdf" + struct.pack(">I", n)
 
 
-def array_header(n: int) -> bytes:
-    if n < 16:
-        return bytes((0x90 | n,))
-    if n < 2**16:
-        return b"\xdc" + struct.pack(">H", n)
-    return b"\xdd" + struct.pack(">I", n)
-
-
 # --- building -------------------------------------------------------------------------------
-def pack_map(items, *, pack_value) -> list:
-    """Segments of a msgpack map from (key, value) pairs; `pack_value(key, value)` returns the
-    value's segments (so each value can use its own encoder options)."""
-    items = list(items)
-    segs = [map_header(len(items))]
-    for key, value in items:
-        segs.append(polycodec.packb(key))
-        segs.extend(pack_value(key, value))
+def pack_frame(main: dict, extra=(), *, strict_map_key=False) -> list:
+    """Segments of a frame: `packb(main)`, then `extra` (omitted when empty).
+
+    `extra` is a list of (key, value segments) pairs, in order: each value is packed by the
+    caller with its own options (`args` with `pack_value`, small values with `packb`), so
+    large buffers stay views and nothing is packed twice."""
+    segs = [polycodec.packb(main, strict_map_key=strict_map_key)]
+    if extra:
+        segs.extend(pack_extra(extra))
     return segs
 
 
-def pack_frame(main: dict, extra=None, *, default=None, codecs=None, zero_copy=False,
-               strict_map_key=False) -> list:
-    """Segments of `packb(main) + packb(extra)` (extra omitted when empty).
-
-    `extra` may be a dict (encoded here) or a list of already packed segments. With
-    zero_copy=False the payload is packed into one fresh buffer (the caller may mutate its
-    arrays afterwards); with zero_copy=True large buffers are views of the caller's memory.
-    """
-    segs = [polycodec.packb(main, strict_map_key=strict_map_key)]
-    if not extra:
-        return segs
-    if isinstance(extra, dict):
-        segs.extend(pack_value(extra, default=default, codecs=codecs, zero_copy=zero_copy,
-                               strict_map_key=strict_map_key))
-    else:
-        segs.extend(extra)
+def pack_extra(pairs) -> list:
+    """Segments of the `extra` map from (key, value segments) pairs (also the plaintext of an
+    end-to-end encrypted call)."""
+    segs = [map_header(len(pairs))]
+    for key, value_segs in pairs:
+        segs.append(polycodec.packb(key))
+        segs.extend(value_segs)
     return segs
 
 
@@ -160,49 +149,92 @@ def _read_map_header(mv, pos):
     raise DecodeError(f"frame: extra must be a map (first byte 0x{b:02x})", pos)
 
 
-def parse_extra(buf, offset, *, options_for=None, max_size=polycodec.spec.DEFAULT_MAX_SIZE):
+def parse_extra(buf, offset, *, options=None, lazy=(), max_size=polycodec.spec.DEFAULT_MAX_SIZE):
     """Decode `extra` starting at `offset` (None when the frame ends there).
 
-    `options_for(key)` returns the unpack options for that key's value (default: plain
-    values). A value whose decoding raises is stored as the exception itself under the key
-    when `options_for` says so with `capture=True`, so the RPC layer can report it to the
-    caller instead of dropping the message.
-    """
+    `options`: unpack options for the values (default: plain values). The value of a key in
+    `lazy` is not decoded: it becomes a `Raw` (a view of its bytes; only its structure is
+    checked, with `polycodec.skip`), so the RPC layer decodes it only once the call has passed
+    hypha-rpc's permission checks.
+
+    Anything that cannot be read raises `BrokenFrame`, which keeps the keys read before it
+    (the RPC layer still rejects the call when a `promise` was among them)."""
     mv = memoryview(buf).cast("B") if not isinstance(buf, (bytes, bytearray)) else memoryview(buf)
     if offset >= len(mv):
         return None
-    n, pos = _read_map_header(mv, offset)
+    options = options or {}
     out = {}
-    for _ in range(n):
-        key, pos = polycodec.unpack_from(mv, pos, max_size=max_size)
-        if not isinstance(key, str):
-            raise DecodeError(f"frame: extra key {key!r} is not str", pos)
-        opts = dict(options_for(key)) if options_for else {}
-        capture = opts.pop("capture", False)
-        try:
-            value, pos = polycodec.unpack_from(mv, pos, max_size=max_size, **opts)
-        except Exception as exc:
-            if not capture:
-                raise
-            out[key] = CapturedError(exc)
-            try:   # decoding failed (a hook, a codec, a bad dtype): step over the value
-                pos = polycodec.skip(mv, pos, max_size=max_size)
-            except Exception:
-                return out   # its structure is bad: nothing after this value can be read
-            continue
-        out[key] = value
-    if pos != len(mv):
-        raise DecodeError(f"frame: {len(mv) - pos} bytes after extra", pos)
+    key = None
+    try:
+        n, pos = _read_map_header(mv, offset)
+        for _ in range(n):
+            key = None
+            key, pos = polycodec.unpack_from(mv, pos, max_size=max_size)
+            if not isinstance(key, str):
+                raise DecodeError(f"frame: extra key {key!r} is not str", pos)
+            if key in lazy:
+                end = polycodec.skip(mv, pos, max_size=max_size)
+                out[key] = Raw(mv[pos:end])
+                pos = end
+                continue
+            value, pos = polycodec.unpack_from(mv, pos, max_size=max_size, **options)
+            out[key] = value
+        if pos != len(mv):
+            raise DecodeError(f"frame: {len(mv) - pos} bytes after extra", pos)
+    except Exception as exc:
+        raise BrokenFrame(exc, key, out) from exc
     return out
 
 
-class CapturedError:
-    """A value that failed to decode; re-raised where the RPC layer would decode it."""
+class BrokenFrame(DecodeError):
+    """`extra` could not be read to its end. `key`: where it broke (None: a key, or after the
+    map); `partial`: the keys read before; `error`: the underlying error."""
 
-    __slots__ = ("error",)
+    def __init__(self, error, key, partial):
+        where = f"value of {key!r}" if isinstance(key, str) else "extra"
+        super().__init__(f"frame: cannot read the {where}: {error}",
+                         getattr(error, "offset", None))
+        self.error, self.key, self.partial = error, key, partial
 
-    def __init__(self, error):
-        self.error = error
+
+class Raw:
+    """The undecoded bytes of one value (a view of the frame); `decode(**options)` decodes."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+    def decode(self, **options):
+        return polycodec.unpackb(self.data, **options)
+
+
+def admit(msg: dict, extra) -> list:
+    """THE trust rule: add the keys of `extra` to `msg` unless `msg` already has the key or it
+    is a trusted key or `ctx`. Returns the refused keys."""
+    refused = []
+    for key, value in extra.items():
+        if key in msg or key in RESERVED_KEYS:
+            refused.append(key)
+        else:
+            msg[key] = value
+    return refused
+
+
+class Message(dict):
+    """A message as dispatched to hypha-rpc. For an `_enc` call, `extra` is only `_enc` and
+    `data`; hypha-rpc's `_handle_method` decrypts `data` and merges it with `data.update(...)`:
+    that update goes through `admit` too, so an encrypted payload cannot set `from`, `to`,
+    `ws`, `user`, `ctx` or any key of `main` either."""
+
+    __slots__ = ()
+
+    def update(self, *args, **kwargs):
+        refused = admit(self, dict(*args, **kwargs))
+        if refused:
+            log.warning("refused keys %s in the decrypted payload of a message from %s (they "
+                        "may only come from the server-vouched part of the frame)",
+                        refused, self.get("from"))
 
 
 def merge(main: dict, extra: dict | None, trusted: dict | None = None, default_context=None):
@@ -210,7 +242,7 @@ def merge(main: dict, extra: dict | None, trusted: dict | None = None, default_c
     server's context for chunked messages, else from `main`), `ctx` (a copy of that plus
     `default_context`; a `ctx` sent inside `main` is refused too), then the keys of `extra`
     that collide with none of those. Returns (message, refused_keys)."""
-    msg = dict(main)
+    msg = Message(main)
     refused = []
     if "ctx" in msg:
         del msg["ctx"]
@@ -223,17 +255,15 @@ def merge(main: dict, extra: dict | None, trusted: dict | None = None, default_c
         ctx.update(default_context)
         msg["ctx"] = ctx
     if extra:
-        for key, value in extra.items():
-            if key in msg or key in RESERVED_KEYS:
-                refused.append(key)
-            else:
-                msg[key] = value
+        refused += admit(msg, extra)
     return msg, refused
 
 
-def parse_frame(buf, *, trusted=None, default_context=None, options_for=None,
+def parse_frame(buf, *, head=None, trusted=None, default_context=None, options=None, lazy=(),
                 max_size=polycodec.spec.DEFAULT_MAX_SIZE):
-    """(message, refused_keys) of a whole frame, `extra` merged under the trust rule."""
-    main, offset = parse_main(buf, max_size=max_size)
-    extra = parse_extra(buf, offset, options_for=options_for, max_size=max_size)
+    """(message, refused_keys) of a whole frame, `extra` merged under the trust rule.
+    `head`: `parse_main(buf)` when the caller already has it; `options`, `lazy`: as in
+    `parse_extra`."""
+    main, offset = head if head is not None else parse_main(buf, max_size=max_size)
+    extra = parse_extra(buf, offset, options=options, lazy=lazy, max_size=max_size)
     return merge(main, extra, trusted, default_context)

@@ -62,6 +62,13 @@ class LocalHyphaServer:
         return self.proc.pid
 
     def start(self):
+        try:
+            return self._start()
+        except BaseException:   # a failed start (also Ctrl-C, a timeout) leaves nothing behind
+            self.stop()
+            raise
+
+    def _start(self):
         self._dir = tempfile.mkdtemp(prefix="polycodec-hypha-")
         self._log = open(os.path.join(self._dir, "server.log"), "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -82,8 +89,7 @@ class LocalHyphaServer:
             except OSError:
                 pass
             time.sleep(0.2)
-        self.stop()
-        raise TimeoutError(f"Hypha server not ready after {self.timeout} s")
+        raise TimeoutError(f"Hypha server not ready after {self.timeout} s:\n" + self.log_tail())
 
     def log_tail(self, n=4000) -> str:
         try:
