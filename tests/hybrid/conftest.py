@@ -1,11 +1,14 @@
 """Fixtures for the Hybrid Runner tests: an in-process emulator with a numeric service."""
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from polycodec.hybrid import Client, emulated
 from polycodec.hybrid.emulator import Emulator
 from polycodec.hybrid.testing import hybrid_emulator, hybrid_emulator_process  # noqa: F401
+from tests.conftest import missing
 
 TENANT = "my-tenant"
 N_INPUTS = 4
@@ -39,6 +42,14 @@ def cspark_wasm():
     try:
         import cspark.wasm as wasm
     except ImportError:
-        from tests.conftest import missing
         missing("cspark==0.3.3 (test extra)")
     return wasm
+
+
+def require(module):
+    """A required test peer: skipped locally if absent, a failure under CI
+    (POLYCODEC_REQUIRE_ALL=1), never a silent skip there."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        missing(f"{module} (test extra)")

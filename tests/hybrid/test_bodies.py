@@ -14,6 +14,8 @@ from polycodec.errors import EncodeError
 from polycodec.hybrid import bodies
 from polycodec.hybrid.batching import make_source
 
+from .conftest import require
+
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1),
                     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
 values = st.recursive(scalars, lambda inner: st.one_of(
@@ -100,7 +102,7 @@ def _all_inputs(source):
 
 @pytest.mark.parametrize("form", ["table", "records"])
 def test_every_input_form_encodes_the_same_records(form):
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     n = 23
     rng = np.random.default_rng(1)
     cols = {"a": rng.integers(-5, 5, n), "b": rng.random(n), "c": [f"s{i}," for i in range(n)],

@@ -206,3 +206,43 @@ def test_reference_defaults_match_tables(cspark_wasm):
     assert tables.RETRY_RANDOMIZATION == c.RETRY_RANDOMIZATION_FACTOR
     assert tables.SOURCE_SYSTEM == c.SPARK_SDK
     assert tables.DEFAULT_RUNNER_URL == cspark_wasm.DEFAULT_RUNNER_URL
+
+
+MIXED_TENANT = "My-Tenant"
+
+
+def test_mixed_case_tenant_equals_reference(emu, cspark_wasm):
+    """A base URL plus a separate tenant: cspark keeps the tenant as written (it lowercases
+    only when no base URL is given). Both clients' recorded requests must be the same."""
+    emu.upload_zip(MIXED_TENANT, emulated.make_zip(emulated.numeric_definition(4)))
+    recorded = []
+    for make in (lambda: cspark_wasm.Client(base_url=emu.url, tenant=MIXED_TENANT, token="open"),
+                 lambda: Hybrid.Client(base_url=emu.url, tenant=MIXED_TENANT, token="open")):
+        emu.requests.clear()
+        client = make()
+        try:
+            client.services.execute("bench/score", inputs=RECORDS[0])
+            client.services.execute("bench/score", inputs=RECORDS)
+        finally:
+            client.close()
+        recorded.append(list(emu.requests))
+    ref, ours = recorded
+    assert len(ref) == len(ours) == 2
+    assert ref[0]["path"].startswith(f"/{MIXED_TENANT}/")
+    for a, b in zip(ours, ref):
+        assert_same_request(a, b)
+
+
+def test_static_form_keeps_url_path_like_reference(emu, cspark_wasm):
+    """Client.health_check("http://h/t"): the reference keeps the path (GET /t/healthcheck)."""
+    emu.requests.clear()
+    try:
+        cspark_wasm.Client.health_check(emu.url + "/t")
+    except Exception:                      # the emulator has no /t/healthcheck route: 404
+        pass
+    ref = list(emu.requests)
+    emu.requests.clear()
+    with pytest.raises(Hybrid.HybridApiError):
+        Hybrid.Client.health_check(emu.url + "/t", max_retries=0)
+    assert len(ref) == 1 and ref[0]["path"] == "/t/healthcheck"
+    assert_same_request(emu.requests[0], ref[0])

@@ -15,7 +15,9 @@ of the batch that carried it (after retries). Nothing is dropped or duplicated.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
+import os
 from operator import itemgetter
 import time
 from collections import deque
@@ -175,7 +177,9 @@ def _table_rows(recs):
     record's own key order), or None for ragged keys or non-dict records. One C-level pass
     (itemgetter); the key-count check makes "every header key present" mean "same keys"."""
     first = recs[0]
-    if type(first) is not dict or not first:
+    # every record a plain dict: itemgetter on a defaultdict (or any __missing__ mapping)
+    # would insert the missing keys into the caller's record
+    if not first or set(map(type, recs)) != {dict}:
         return None
     header = tuple(first)
     try:
@@ -186,7 +190,7 @@ def _table_rows(recs):
             rows = [(r[key],) for r in recs]
         if set(map(len, recs)) != {len(header)}:
             return None
-    except (KeyError, TypeError, IndexError):
+    except KeyError:                                   # plain dicts: the only failure
         return None
     rows.insert(0, header)
     return rows
@@ -197,7 +201,6 @@ def _records_batch(recs, start, form, nan):
         if form == "table":
             table = _table_rows(recs)
             if table is not None:
-                _check_dicts(recs, start)                      # Mappings that are not dicts
                 return bodies.dumps(table, nan=nan)
         _check_dicts(recs, start)
         return bodies.dumps(recs, nan=nan)                     # ragged keys: records form
@@ -238,8 +241,8 @@ def _columns_batch(names, cols, start, stop, form, nan):
     parts = [c[start:stop] for c in cols]
     pairs = [bodies.column_values(p, n, nan, start) for n, p in zip(names, parts)]
     checked = all(ok for _, ok in pairs)
-    if form == "table" and checked:
-        grid = bodies.stack_numeric(parts)
+    if form == "table" and checked and not (nan == "string" and _any_nonfinite(parts)):
+        grid = bodies.stack_numeric(parts)     # the raw slices: only when nothing was replaced
         if grid is not None:
             return (b"[" + orjson.dumps(names) + b","
                     + orjson.dumps(grid, option=orjson.OPT_SERIALIZE_NUMPY)[1:])
@@ -259,6 +262,11 @@ def _columns_batch(names, cols, start, stop, form, nan):
                 if bodies.find_nonfinite(value) is not None:
                     raise bodies._nan_error(f"$.{name}[{start + i}]") from None
         raise
+
+
+def _any_nonfinite(parts):
+    return any(isinstance(p, np.ndarray) and p.dtype.kind == "f" and not np.isfinite(p).all()
+               for p in parts)
 
 
 def _as_columns(inputs, columns):
@@ -301,8 +309,33 @@ def _frame_column(series):
     return arr
 
 
-def make_source(inputs, batch_size, form="table", nan="raise", columns=None, total=None):
-    """(total records or None, iterator of (start, count, inputs JSON bytes))."""
+class SourceError(Exception):
+    """The caller's input iterator raised: no later record can be read."""
+
+    def __init__(self, start, cause):
+        super().__init__(f"the inputs iterator raised after {start} records: "
+                         f"{type(cause).__name__}: {cause}")
+        self.start, self.cause = start, cause
+
+
+def _encoded(capture, fn, *args):
+    """fn(*args); with capture=True a failure to encode this batch (NaN under nan='raise', a
+    short row, a non-dict record, ...) is returned as the batch's value instead of raised."""
+    if not capture:
+        return fn(*args)
+    try:
+        return fn(*args)
+    except Exception as exc:
+        return exc
+
+
+def make_source(inputs, batch_size, form="table", nan="raise", columns=None, total=None,
+                capture=False):
+    """(total records or None, iterator of (start, count, inputs JSON bytes)).
+
+    capture=True: a batch that cannot be encoded yields its exception in place of the bytes
+    (so the run reports it as that batch's error); a failing inputs iterator raises
+    SourceError. capture=False: both raise as they are."""
     if form not in FORMS:
         raise HybridSdkError(f"form must be one of {FORMS}, not {form!r}")
     if isinstance(inputs, str):
@@ -315,30 +348,36 @@ def make_source(inputs, batch_size, form="table", nan="raise", columns=None, tot
         first = inputs[0]
         if isinstance(first, (list, tuple)) and all(isinstance(h, str) for h in first):
             header, rows = list(first), inputs[1:]
-            gen = ((s, len(part), _table_batch(header, part, s, form, nan))
+            gen = ((s, len(part), _encoded(capture, _table_batch, header, part, s, form, nan))
                    for s, part in _batches_of(rows, batch_size))
             return len(rows), gen
-        gen = ((s, len(part), _records_batch(part, s, form, nan))
+        gen = ((s, len(part), _encoded(capture, _records_batch, part, s, form, nan))
                for s, part in _batches_of(inputs, batch_size))
         return len(inputs), gen
     if isinstance(inputs, dict) or _is_dataframe(inputs) or (
             np is not None and isinstance(inputs, np.ndarray)):
         names, cols, n = _as_columns(inputs, columns)
-        gen = ((s, min(batch_size, n - s), _columns_batch(names, cols, s, s + batch_size, form, nan))
+        gen = ((s, min(batch_size, n - s),
+                _encoded(capture, _columns_batch, names, cols, s, s + batch_size, form, nan))
                for s in range(0, n, batch_size))
         return n, gen
     if hasattr(inputs, "__iter__"):
-        return total, _stream(iter(inputs), batch_size, form, nan)
+        return total, _stream(iter(inputs), batch_size, form, nan, capture)
     raise HybridSdkError(f"cannot batch inputs of type {type(inputs).__name__}")
 
 
-def _stream(it: Iterator, batch_size, form, nan):
+def _stream(it: Iterator, batch_size, form, nan, capture=False):
     start = 0
     while True:
-        part = list(itertools.islice(it, batch_size))   # pulled only when a slot is free
+        try:
+            part = list(itertools.islice(it, batch_size))   # pulled only when a slot is free
+        except Exception as exc:
+            if not capture:
+                raise
+            raise SourceError(start, exc) from exc
         if not part:
             return
-        yield start, len(part), _records_batch(part, start, form, nan)
+        yield start, len(part), _encoded(capture, _records_batch, part, start, form, nan)
         start += len(part)
 
 
@@ -354,6 +393,8 @@ class BatchTask:
     body: bytes
     headers: dict
     config: Any
+    error: Optional[dict] = None      # the batch could not be encoded: nothing is sent
+    local: Optional[tuple] = None     # (pid, id) of the client's transport (executor= runs)
 
 
 def _body(inputs_json: bytes, meta_json: bytes) -> bytes:
@@ -374,6 +415,9 @@ def _table_outputs(outputs, count):
 
 def _outcome(task: BatchTask, response=None, exc=None, t0=0.0) -> BatchOutcome:
     out = BatchOutcome(task.index, task.start, task.count, seconds=time.perf_counter() - t0)
+    if task.error is not None:
+        out.error = task.error
+        return out
     if exc is not None:
         out.error = _error_dict(exc, task)
         out.attempts = getattr(exc, "attempts", 1)
@@ -393,17 +437,21 @@ def _outcome(task: BatchTask, response=None, exc=None, t0=0.0) -> BatchOutcome:
     return out
 
 
-def _error_dict(exc, task):
+def _error_dict(exc, task, kind=None):
     if isinstance(exc, HybridApiError):
         d = exc.to_dict()
     else:
         d = {"status": None, "message": f"{type(exc).__name__}: {exc}"}
+    if kind is not None:
+        d["kind"] = kind
     d["batch"] = task.index
     return d
 
 
 def run_batch(transport, task: BatchTask) -> BatchOutcome:
     t0 = time.perf_counter()
+    if task.error is not None:
+        return _outcome(task, t0=t0)
     try:
         request = transport.build("POST", task.url, content=task.body, headers=task.headers)
         response = transport.send(request)
@@ -414,11 +462,13 @@ def run_batch(transport, task: BatchTask) -> BatchOutcome:
 
 def run_batch_task(task: BatchTask) -> BatchOutcome:
     """Entry point for executor= workers: a pooled client per worker process."""
-    return run_batch(worker_transport(task.config), task)
+    return run_batch(worker_transport(task.config, task.local), task)
 
 
 async def arun_batch(transport, task: BatchTask) -> BatchOutcome:
     t0 = time.perf_counter()
+    if task.error is not None:
+        return _outcome(task, t0=t0)
     try:
         request = transport.build("POST", task.url, content=task.body, headers=task.headers)
         response = await transport.send(request)
@@ -430,7 +480,7 @@ async def arun_batch(transport, task: BatchTask) -> BatchOutcome:
 # ---- planning -----------------------------------------------------------------------------
 def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None, encoding=None,
           columns=None, total=None, window=None, nan=None, lost_options=None, extras=None,
-          **options):
+          pause_gc=None, **options):
     batch_size = tables.DEFAULT_BATCH_SIZE if batch_size is None else batch_size
     concurrency = tables.DEFAULT_CONCURRENCY if concurrency is None else concurrency
     for name, value in (("batch_size", batch_size), ("concurrency", concurrency)):
@@ -440,6 +490,9 @@ def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None
     if isinstance(window, bool) or not isinstance(window, int) or window < concurrency:
         raise HybridSdkError(f"window must be an integer >= concurrency, got {window!r}")
     config = services.config
+    pause_gc = config.pause_gc if pause_gc is None else pause_gc
+    if not isinstance(pause_gc, bool):
+        raise HybridSdkError(f"pause_gc must be True or False, not {pause_gc!r}")
     params = _uri.validate(uri)
     if params.proxy:
         raise HybridSdkError("a proxy URI cannot be batched (a v4 body has no locator for it)")
@@ -450,18 +503,26 @@ def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None
     meta_json = bodies.dumps(meta, nan=nan)
     url = config.base_url + _uri.v4_path(params, config.tenant)
     _, headers = _encode(b"", encoding, config.compress_level)
-    n, source = make_source(inputs, batch_size, form or "table", nan, columns, total)
+    n, source = make_source(inputs, batch_size, form or "table", nan, columns, total,
+                            capture=True)
 
     def tasks():
         index = 0
         while True:
-            with gcpause.paused():       # rows/tuples built per batch hold no cycles
+            with gcpause.paused(pause_gc):   # rows/tuples built per batch hold no cycles
                 item = next(source, None)
                 if item is None:
                     return
                 start, count, inputs_json = item
-                body, _ = _encode(_body(inputs_json, meta_json), encoding, config.compress_level)
-            yield BatchTask(index, start, count, url, body, headers, config)
+                if isinstance(inputs_json, Exception):
+                    task = BatchTask(index, start, count, url, b"", headers, config)
+                    task.error = _error_dict(inputs_json, task, "encode")
+                    task.error["attempts"] = 0
+                else:
+                    body, _ = _encode(_body(inputs_json, meta_json), encoding,
+                                      config.compress_level)
+                    task = BatchTask(index, start, count, url, body, headers, config)
+            yield task
             index += 1
     return n, tasks(), concurrency, window
 
@@ -493,6 +554,16 @@ class _Progress:
             self.bar.close()
 
 
+def _check_pool(transport, concurrency):
+    """More concurrent batches than pooled connections would only queue inside httpx (and
+    time out there): refused. A caller's own http_client brings its own limits (not checked)."""
+    limit = transport.config.max_connections
+    if transport.owned and concurrency > limit:
+        raise HybridSdkError(f"concurrency={concurrency} exceeds the client's connection pool "
+                             f"(max_connections={limit}); pass Client(max_connections="
+                             f"{concurrency}) or a lower concurrency")
+
+
 def _executor_of(executor):
     """A concurrent.futures.Executor, or a dask distributed.Client (its executor view)."""
     if executor is None or hasattr(executor, "submit") and not hasattr(executor, "get_executor"):
@@ -501,38 +572,85 @@ def _executor_of(executor):
 
 
 # ---- sync driver --------------------------------------------------------------------------
+_CANCELLED = tuple({concurrent.futures.CancelledError, asyncio.CancelledError})
+
+
+def _future_failed(task, exc) -> BatchOutcome:
+    """The executor could not run the batch (BrokenProcessPool, dask KilledWorker, a cancelled
+    future, a pickling error): that batch's error, its records accounted for."""
+    return _outcome(task, exc=exc)
+
+
+def _raise_for(outcome):
+    raise BatchError(f"batch {outcome.index} (records {outcome.start}.."
+                     f"{outcome.start + outcome.count - 1}) failed: "
+                     f"{outcome.error.get('message')}", error=outcome.error)
+
+
+def _source_failed(err: SourceError):
+    raise BatchError(str(err), error={"status": None, "message": str(err), "kind": "source",
+                                      "start": err.start}) from err.cause
+
+
 def iter_batches(services, uri, inputs, *, executor=None, raise_on_error=False, progress=None,
                  **options) -> Iterator[BatchOutcome]:
-    """BatchOutcome per batch, in input order, while later batches are still running."""
+    """BatchOutcome per batch, in input order, while later batches are still running.
+
+    A batch that cannot be encoded or whose executor future fails is yielded as a failed
+    outcome; if the inputs iterator itself raises, the batches already read are finished and
+    yielded first, then BatchError is raised (from the iterator's exception)."""
     n, tasks, concurrency, window = _plan(services, uri, inputs, **options)
-    bar = _Progress(progress, n)
     transport = services._transport
+    if executor is None:
+        _check_pool(transport, concurrency)
+    bar = _Progress(progress, n)
     if executor is not None:
         pool, own = _executor_of(executor), False
-        submit = lambda t: pool.submit(run_batch_task, t)     # noqa: E731
+        local = (os.getpid(), id(transport))       # registered when the transport was made
+
+        def submit(task):
+            task.local = local
+            return pool.submit(run_batch_task, task)
     else:
         pool, own = ThreadPoolExecutor(concurrency, thread_name_prefix="hybrid-batch"), True
         submit = lambda t: pool.submit(run_batch, transport, t)   # noqa: E731
     pending: deque = deque()
+    failed_source = None
     try:
         while True:
-            while len(pending) < window:
-                task = next(tasks, None)
+            while failed_source is None and len(pending) < window:
+                try:
+                    task = next(tasks, None)
+                except SourceError as err:
+                    failed_source = err
+                    break
                 if task is None:
                     break
-                pending.append(submit(task))
+                stub = BatchTask(task.index, task.start, task.count, task.url, b"", {}, None)
+                try:
+                    pending.append((stub, submit(task)))
+                except Exception as exc:           # e.g. a shut-down executor
+                    pending.append((stub, exc))
             if not pending:
+                if failed_source is not None:
+                    _source_failed(failed_source)
                 return
-            outcome = pending.popleft().result()
+            stub, fut = pending.popleft()
+            if isinstance(fut, BaseException):
+                outcome = _future_failed(stub, fut)
+            else:
+                try:
+                    outcome = fut.result()
+                except (Exception, *_CANCELLED) as exc:
+                    outcome = _future_failed(stub, exc)
             bar.update(outcome)
             if raise_on_error and not outcome.ok:
-                raise BatchError(f"batch {outcome.index} (records {outcome.start}.."
-                                 f"{outcome.start + outcome.count - 1}) failed: "
-                                 f"{outcome.error.get('message')}", error=outcome.error)
+                _raise_for(outcome)
             yield outcome
     finally:
-        for fut in pending:
-            fut.cancel()
+        for _, fut in pending:
+            if not isinstance(fut, BaseException):
+                fut.cancel()
         bar.close()
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -546,6 +664,7 @@ def execute_batches(services, uri, inputs, *, raise_on_error=False, **options) -
                                     **options):
             result.add(outcome)
     except BatchError as err:
+        result.seconds = time.perf_counter() - t0
         err.result = result
         raise
     result.seconds = time.perf_counter() - t0
@@ -559,8 +678,9 @@ async def aiter_batches(services, uri, inputs, *, raise_on_error=False, progress
         raise HybridSdkError("executor= is for the sync client; the async client runs batches "
                              "on its event loop")
     n, tasks, concurrency, window = _plan(services, uri, inputs, **options)
-    bar = _Progress(progress, n)
     transport = services._transport
+    _check_pool(transport, concurrency)
+    bar = _Progress(progress, n)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(task):
@@ -568,20 +688,26 @@ async def aiter_batches(services, uri, inputs, *, raise_on_error=False, progress
             return await arun_batch(transport, task)
 
     pending: deque = deque()
+    failed_source = None
     try:
         while True:
-            while len(pending) < window:
-                task = next(tasks, None)
+            while failed_source is None and len(pending) < window:
+                try:
+                    task = next(tasks, None)
+                except SourceError as err:
+                    failed_source = err
+                    break
                 if task is None:
                     break
                 pending.append(asyncio.ensure_future(one(task)))
             if not pending:
+                if failed_source is not None:
+                    _source_failed(failed_source)
                 return
             outcome = await pending.popleft()
             bar.update(outcome)
             if raise_on_error and not outcome.ok:
-                raise BatchError(f"batch {outcome.index} failed: {outcome.error.get('message')}",
-                                 error=outcome.error)
+                _raise_for(outcome)
             yield outcome
     finally:
         for fut in pending:
@@ -596,6 +722,7 @@ async def aexecute_batches(services, uri, inputs, **options) -> BatchResult:
         async for outcome in aiter_batches(services, uri, inputs, **options):
             result.add(outcome)
     except BatchError as err:
+        result.seconds = time.perf_counter() - t0
         err.result = result
         raise
     result.seconds = time.perf_counter() - t0

@@ -10,7 +10,8 @@ Two things orjson does differently from the stdlib, and how they are handled her
   (default, EncodeError naming the field), "null", or "string" ("NaN", "Infinity",
   "-Infinity"). Numeric numpy columns are checked with np.isfinite instead.
 - Integers beyond 64 bits and non-string keys are refused; those bodies fall back to the
-  stdlib encoder, which writes the same JSON the reference does.
+  stdlib encoder, which writes the same JSON the reference does. The nan policy is applied
+  before that fallback, and it runs with allow_nan=False (never the invalid token `NaN`).
 Columns (dict of lists/arrays, DataFrames, structured arrays): numeric columns are checked for
 NaN with np.isfinite (vectorised), turned into lists with `.tolist()` (C speed; the JSON text is
 the same as orjson's numpy serialiser writes), zipped into rows and encoded in one orjson call;
@@ -79,6 +80,8 @@ def _stdlib_default(obj):
     out = _default(obj)
     if isinstance(out, orjson.Fragment):
         return float(obj)
+    if np is not None and isinstance(out, np.ndarray):
+        return out.tolist()                            # the stdlib cannot write arrays
     return out
 
 
@@ -120,21 +123,24 @@ def find_nonfinite(obj, path="$"):
     return None
 
 
-def replace_nonfinite(obj):
-    """A copy of obj with NaN/Infinity floats turned into the strings "NaN"/"Infinity"."""
+def replace_nonfinite(obj, how="string"):
+    """A copy of obj with NaN/Infinity floats turned into the strings "NaN"/"Infinity"
+    (how="string") or into None (how="null")."""
     t = type(obj)
     if isinstance(obj, float) or (np is not None and isinstance(obj, np.floating)):
-        return obj if math.isfinite(obj) else _NONFINITE_STR[str(float(obj))]
+        if math.isfinite(obj):
+            return obj
+        return None if how == "null" else _NONFINITE_STR[str(float(obj))]
     if t is dict:
-        return {k: replace_nonfinite(v) for k, v in obj.items()}
+        return {k: replace_nonfinite(v, how) for k, v in obj.items()}
     if t in (list, tuple):
-        return [replace_nonfinite(v) for v in obj]
+        return [replace_nonfinite(v, how) for v in obj]
     if np is not None and isinstance(obj, np.ndarray):
         if obj.dtype.kind in "fc" and not np.isfinite(obj).all():
-            return replace_nonfinite(obj.tolist())
+            return replace_nonfinite(obj.tolist(), how)
         return obj
     if isinstance(obj, decimal.Decimal) and not obj.is_finite():
-        return _NONFINITE_STR[str(float(obj))]
+        return None if how == "null" else _NONFINITE_STR[str(float(obj))]
     return obj
 
 
@@ -182,7 +188,7 @@ def dumps(obj, *, nan="raise", path="$") -> bytes:
     try:
         out = orjson.dumps(obj, default=_default, option=_OPTS)
     except orjson.JSONEncodeError as exc:
-        out = _stdlib_dumps(obj, nan, path, exc)
+        return _stdlib_dumps(obj, nan, path, exc)
     if nan != "null" and has_null(out):
         where = find_nonfinite(obj, path)
         if where is not None:
@@ -193,10 +199,18 @@ def dumps(obj, *, nan="raise", path="$") -> bytes:
 
 
 def _stdlib_dumps(obj, nan, path, exc):
+    """Bodies orjson refuses (ints beyond 64 bits, non-str keys). The nan policy is applied
+    to the tree first, and the stdlib encoder runs with allow_nan=False, so the invalid
+    tokens NaN/Infinity can never go out."""
     if isinstance(exc.__cause__, TypeError) and "not JSON serializable" in str(exc.__cause__):
         raise EncodeError(str(exc.__cause__), path) from exc
+    where = find_nonfinite(obj, path)
+    if where is not None:
+        if nan == "raise":
+            raise _nan_error(where)
+        obj = replace_nonfinite(obj, nan)
     try:
-        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=True,
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
                           default=_stdlib_default)
     except (TypeError, ValueError) as err:
         raise EncodeError(f"cannot encode as JSON: {err}", path) from err
@@ -320,7 +334,7 @@ def v4_lost_options(options) -> list:
     lost = []
     for key, unset in tables.V4_UNSUPPORTED.items():
         value = options.get(key)
-        if value is None or value == unset:
+        if any(value is u for u in unset):
             continue
         if key == "compiler_type" and str(value).lower() == "neuron":
             continue                                   # the runner's default anyway

@@ -22,7 +22,8 @@ import httpx
 from . import bodies, tables
 from . import uri as _uri
 from .errors import HybridSdkError
-from .transport import AsyncTransport, Config, HybridResponse, Transport
+from .transport import (AsyncTransport, Config, HybridResponse, Transport,
+                        close_worker_transports)
 
 # execute() options of the reference (seed table), with their reference defaults
 EXECUTE_OPTIONS = {
@@ -176,6 +177,15 @@ def _wants_batching(inputs, kwargs):
     return inputs is not None and not isinstance(inputs, (str, dict, list))
 
 
+def _check_batch_format(response_format):
+    """A batched execute returns a BatchResult (its `.data` is the merged v4-like response):
+    there is no v3 answer to reshape, so only the default shape is accepted."""
+    if response_format not in (None, "alike"):
+        raise HybridSdkError(f"response_format={response_format!r} does not apply to a batched "
+                             "execute (it returns a BatchResult; use result.data or "
+                             "result.batches)")
+
+
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -188,6 +198,7 @@ class Services(_ServicesBase):
         """One call like the reference's; with batch_size/concurrency/executor/... (or a
         DataFrame, array, column dict or iterator as inputs) a batched run -> BatchResult."""
         if _wants_batching(inputs, options):
+            _check_batch_format(response_format)
             from .batching import execute_batches
             return execute_batches(self, uri, inputs, encoding=encoding, **options)
         extras = options.pop("extras", None)
@@ -226,6 +237,7 @@ class AsyncServices(_ServicesBase):
 
     async def execute(self, uri, *, inputs=None, encoding=None, response_format=None, **options):
         if _wants_batching(inputs, options):
+            _check_batch_format(response_format)
             from .batching import aexecute_batches
             return await aexecute_batches(self, uri, inputs, encoding=encoding, **options)
         extras = options.pop("extras", None)
@@ -304,17 +316,18 @@ class _either:
         def static(base_url=None, token="open", http_client=None, **options):
             config = Config(base_url=base_url, token=token, require_tenant=False, **options)
             config.tenant = ""                      # the reference sends no tenant here
+            url = config.url + path                 # and keeps the URL's path (no tenant split)
             if is_async:
                 async def run():
                     transport = AsyncTransport(config, http_client)
                     try:
-                        return await transport.request("GET", config.base_url + path)
+                        return await transport.request("GET", url)
                     finally:
                         await transport.close()
                 return run()
             transport = Transport(config, http_client)
             try:
-                return transport.request("GET", config.base_url + path)
+                return transport.request("GET", url)
             finally:
                 transport.close()
         return static
@@ -348,6 +361,9 @@ class Client:
         self.close()
 
     def close(self):
+        """Close the connection pool (if the client made it) and the pooled transports that
+        executor= batches of this configuration created in this process."""
+        close_worker_transports(self._config)
         self._transport.close()
 
     @property
@@ -394,6 +410,7 @@ class AsyncClient:
         await self.close()
 
     async def close(self):
+        close_worker_transports(self._config)
         await self._transport.close()
 
     @property

@@ -270,10 +270,14 @@ class Emulator:
         return self
 
     def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        """Stop accepting, close open keep-alive connections, release the port. Safe to call
+        when never started (shutdown() would wait forever for a serve loop) and twice."""
         if self._thread is not None:
+            self.httpd.shutdown()
             self._thread.join(5)
+            self._thread = None
+        self.httpd.close_connections()
+        self.httpd.server_close()
         if self.shared is not None:
             self.shared.close()
 
@@ -398,6 +402,10 @@ class _Server(ThreadingHTTPServer):
     open_connections = 0
     connection_counts = None      # --workers: shared array the accept loops compare
 
+    def __init__(self, *args, **kwargs):
+        self.connections = set()          # accepted sockets not yet shut down
+        super().__init__(*args, **kwargs)
+
     def _opened(self, delta):
         with _CONN_LOCK:
             self.open_connections += delta
@@ -406,11 +414,29 @@ class _Server(ThreadingHTTPServer):
 
     def process_request(self, request, client_address):
         self._opened(1)                   # shutdown_request() takes it back, on every path
+        with _CONN_LOCK:
+            self.connections.add(request)
         super().process_request(request, client_address)
 
     def shutdown_request(self, request):
+        with _CONN_LOCK:
+            self.connections.discard(request)
         self._opened(-1)
         super().shutdown_request(request)
+
+    def close_connections(self, wait=2.0):
+        """Wake every keep-alive handler (its next read sees EOF) so none answers after
+        stop(); wait up to `wait` seconds for the handlers to finish."""
+        with _CONN_LOCK:
+            conns = list(self.connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)     # the handler thread closes it
+            except OSError:
+                pass
+        deadline = time.monotonic() + wait
+        while self.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 _CONN_LOCK = threading.Lock()

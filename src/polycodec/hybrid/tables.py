@@ -22,7 +22,6 @@ COMPILER_TYPES = ("neuron", "type3", "type2", "type1", "xconnector")
 
 # Statuses retried by polycodec (the reference retries 408 and 429 only).
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-REFERENCE_RETRY_STATUSES = frozenset({408, 429})
 
 # ---- endpoints: {B} base URL (scheme://host[:port]), {T} tenant ---------------------------
 PATH_HEALTH = "/healthcheck"
@@ -79,14 +78,15 @@ V4_META = (
     ("source_system", "source_system"),
     ("correlation_id", "correlation_id"),
 )
-# Options a v4 body cannot carry (the reference drops them silently), with the value that
-# means "not set" (passing that value is not a loss, so it does not warn).
+# Options a v4 body cannot carry (the reference drops them silently), with the values that
+# mean "not set" (passing one of those is not a loss, so it does not warn).
 V4_UNSUPPORTED = {
-    "tables_as_array": None,
-    "outputs_filter": None,
-    "echo_inputs": False,
-    "debug_solve": None,
-    "compiler_type": None,
+    "tables_as_array": (None,),
+    "outputs_filter": (None,),
+    "echo_inputs": (None, False),
+    "debug_solve": (None, False),
+    "compiler_type": (None,),
+    "downloadable": (None, False),
 }
 JOINED_OPTIONS = ("subservices", "tables_as_array", "selected_outputs")   # list -> "a,b"
 CALL_PURPOSE_SINGLE = "Single Execution"
