@@ -165,6 +165,8 @@ def _throughput_rows(url, n, configs, rounds, pids, workers, one_request=True):
     ref_client = None
     runs = {}                                          # impl -> (callable, note prefix)
     c = Hybrid.Client(base_url=url, tenant=TENANT, token="open", timeout=600_000)
+    cg = Hybrid.Client(base_url=url, tenant=TENANT, token="open", timeout=600_000,
+                       pause_gc=True)
     try:
         if wasm is not None:
             ref_client = wasm.Client(base_url=url, tenant=TENANT, token="open", logger=False,
@@ -185,6 +187,15 @@ def _throughput_rows(url, n, configs, rounds, pids, workers, one_request=True):
                                             concurrency=concurrency)
                 assert result.ok and len(result) == n
             runs[f"polycodec b={batch_size} c={concurrency}"] = (batched, "")
+        if configs:   # the opt-in collector pause (Client(pause_gc=True)), on the last config
+            b_gc, k_gc = configs[-1]
+
+            def batched_gc():
+                result = cg.services.execute(URI, inputs=recs, batch_size=b_gc,
+                                             concurrency=k_gc)
+                assert result.ok and len(result) == n
+            runs[f"polycodec b={b_gc} c={k_gc} pause_gc"] = (
+                batched_gc, "opt-in: GC paused while JSON is built/parsed, ")
         for fn, _ in runs.values():
             fn()                                       # warm-up: connections, caches
         samples = {impl: [] for impl in runs}
@@ -193,6 +204,7 @@ def _throughput_rows(url, n, configs, rounds, pids, workers, one_request=True):
                 samples[impl].append(_sample(fn, pids))
     finally:
         c.close()
+        cg.close()
         if ref_client is not None:
             ref_client.close()
     rows = []
