@@ -119,42 +119,33 @@ cdef class Packer:
         self.length += n
         return 0
 
-    cdef inline int _head(self, unsigned char fix, unsigned char fix_limit,
+    cdef inline int _head(self, unsigned char fix, Py_ssize_t fix_limit, unsigned char code8,
                           unsigned char code16, unsigned char code32, Py_ssize_t n) except -1:
-        """fixarray/fixmap or 16/32-bit count (code8 is never used for arrays and maps)."""
+        """A msgpack length header: the fix form below fix_limit, the 8-bit form where the type
+        has one (code8 != 0: str, bin), else 16 or 32 bits."""
         self._reserve(5)
         cdef char *p = self.buf + self.length
         if n < fix_limit:
             p[0] = <char>(fix | n)
             self.length += 1
+        elif code8 and n <= 0xFF:
+            p[0] = <char>code8
+            p[1] = <char>n
+            self.length += 2
         elif n <= 0xFFFF:
             p[0] = <char>code16
             pc_store16(p + 1, <unsigned short>n)
             self.length += 3
-        else:
+        elif n <= 0xFFFFFFFF:
             p[0] = <char>code32
             pc_store32(p + 1, <unsigned int>n)
             self.length += 5
+        else:
+            raise _Fail(f"{n} bytes or items do not fit a msgpack length (2**32-1)")
         return 0
 
     cdef inline int _bin_head(self, Py_ssize_t n) except -1:
-        self._reserve(5)
-        cdef char *p = self.buf + self.length
-        if n <= 0xFF:
-            p[0] = <char>0xC4
-            p[1] = <char>n
-            self.length += 2
-        elif n <= 0xFFFF:
-            p[0] = <char>0xC5
-            pc_store16(p + 1, <unsigned short>n)
-            self.length += 3
-        elif n <= 0xFFFFFFFF:
-            p[0] = <char>0xC6
-            pc_store32(p + 1, <unsigned int>n)
-            self.length += 5
-        else:
-            raise _Fail("bin longer than 2**32-1 bytes")
-        return 0
+        return self._head(0, 0, 0xC4, 0xC5, 0xC6, n)
 
     cdef int _str(self, obj) except -1:
         cdef Py_ssize_t n
@@ -167,28 +158,8 @@ cdef class Packer:
                 data = PyUnicode_AsUTF8AndSize(obj, &n)
             except UnicodeEncodeError as e:
                 raise _Fail(f"str is not valid UTF-8: {e.reason}") from None
-        self._reserve(5 + n)
-        cdef char *p = self.buf + self.length
-        if n < 32:
-            p[0] = <char>(0xA0 | n)
-            self.length += 1
-        elif n <= 0xFF:
-            p[0] = <char>0xD9
-            p[1] = <char>n
-            self.length += 2
-        elif n <= 0xFFFF:
-            p[0] = <char>0xDA
-            pc_store16(p + 1, <unsigned short>n)
-            self.length += 3
-        elif n <= 0xFFFFFFFF:
-            p[0] = <char>0xDB
-            pc_store32(p + 1, <unsigned int>n)
-            self.length += 5
-        else:
-            raise _Fail("str longer than 2**32-1 bytes")
-        memcpy(self.buf + self.length, data, n)
-        self.length += n
-        return 0
+        self._head(0xA0, 32, 0xD9, 0xDA, 0xDB, n)
+        return self._raw(data, n)
 
     cdef int _int(self, obj) except -1:
         cdef int overflow = 0
@@ -330,7 +301,7 @@ cdef class Packer:
 
     cdef int _seq(self, obj, int depth) except -1:
         cdef Py_ssize_t i = 0
-        self._head(0x90, 16, 0xDC, 0xDD, len(obj))
+        self._head(0x90, 16, 0, 0xDC, 0xDD, len(obj))
         try:                      # one handler per container, not per item: the hot path
             for item in obj:
                 self._pack(item, depth + 1)
@@ -347,7 +318,7 @@ cdef class Packer:
             if out is not obj:
                 return self._pack(out, depth)
         has_rtype = _S_RTYPE in obj
-        self._head(0x80, 16, 0xDE, 0xDF, len(obj))
+        self._head(0x80, 16, 0, 0xDE, 0xDF, len(obj))
         cdef Py_ssize_t ppos = 0
         cdef PyObject *pk
         cdef PyObject *pv
@@ -388,7 +359,7 @@ cdef class Packer:
         if isinstance(obj, _ndarray) or isinstance(obj, _generic):
             return self._ndarray(obj)
         if isinstance(obj, Exception):
-            self._head(0x80, 16, 0xDE, 0xDF, 3)
+            self._head(0x80, 16, 0, 0xDE, 0xDF, 3)
             self._str(RTYPE)
             self._str("error")
             self._str(RVALUE)
@@ -398,7 +369,7 @@ cdef class Packer:
         if PyMemoryView_Check(obj):
             return self._memoryview(obj)
         if isinstance(obj, set):
-            self._head(0x80, 16, 0xDE, 0xDF, 2)
+            self._head(0x80, 16, 0, 0xDE, 0xDF, 2)
             self._str(RTYPE)
             self._str("set")
             self._str(RVALUE)
@@ -429,7 +400,7 @@ cdef class Packer:
         return self._oob(data) if n >= self.min_oob else self._bin_from(data, n)
 
     cdef int _memoryview(self, obj) except -1:
-        self._head(0x80, 16, 0xDE, 0xDF, 2)
+        self._head(0x80, 16, 0, 0xDE, 0xDF, 2)
         self._str(RTYPE)
         self._str("memoryview")
         self._str(RVALUE)
@@ -442,7 +413,7 @@ cdef class Packer:
             ds = _dtype_str(dtype)
         shape = arr.shape
         cdef Py_ssize_t n = arr.nbytes
-        self._head(0x80, 16, 0xDE, 0xDF, 4)
+        self._head(0x80, 16, 0, 0xDE, 0xDF, 4)
         self._str(RTYPE)
         self._str("ndarray")
         self._str(RVALUE)
@@ -463,7 +434,7 @@ cdef class Packer:
             except (BufferError, ValueError, TypeError):   # e.g. datetime64: no buffer export
                 self._bin_from(_byte_view(arr), n)
         self._str(RSHAPE)
-        self._head(0x90, 16, 0xDC, 0xDD, len(shape))
+        self._head(0x90, 16, 0, 0xDC, 0xDD, len(shape))
         for dim in shape:
             self._int(dim)
         self._str(RDTYPE)

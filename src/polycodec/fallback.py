@@ -207,6 +207,20 @@ _pack_Bq = struct.Struct(">Bq").pack
 _pack_Bd = struct.Struct(">Bd").pack
 
 
+def _header(fix, fix_limit, code8, code16, code32, n):
+    """A msgpack length header: the fix form below fix_limit, the 8-bit form where the type
+    has one (code8: str, bin), else 16 or 32 bits."""
+    if n < fix_limit:
+        return _pack_B(fix | n)
+    if code8 and n <= 0xFF:
+        return _pack_BB(code8, n)
+    if n <= 0xFFFF:
+        return _pack_BH(code16, n)
+    if n <= 0xFFFFFFFF:
+        return _pack_BI(code32, n)
+    raise _Fail(f"{n} bytes or items do not fit a msgpack length (2**32-1)")
+
+
 class _Writer:
     """msgpack writer with msgpack-python's choices (smallest int form, str8, bin types)."""
 
@@ -237,41 +251,18 @@ class _Writer:
                 data = obj.encode("utf-8")
             except UnicodeEncodeError as e:
                 raise _Fail(f"str is not valid UTF-8: {e.reason}") from None
-            n = len(data)
-            if n < 32:
-                buf += _pack_B(0xA0 | n)
-            elif n <= 0xFF:
-                buf += _pack_BB(0xD9, n)
-            elif n <= 0xFFFF:
-                buf += _pack_BH(0xDA, n)
-            elif n <= 0xFFFFFFFF:
-                buf += _pack_BI(0xDB, n)
-            else:
-                raise _Fail("str longer than 2**32-1 bytes")
+            buf += _header(0xA0, 32, 0xD9, 0xDA, 0xDB, len(data))
             buf += data
         elif isinstance(obj, (bytes, memoryview)):
-            n = len(obj) if isinstance(obj, bytes) else obj.nbytes
-            if n <= 0xFF:
-                buf += _pack_BB(0xC4, n)
-            elif n <= 0xFFFF:
-                buf += _pack_BH(0xC5, n)
-            elif n <= 0xFFFFFFFF:
-                buf += _pack_BI(0xC6, n)
-            else:
-                raise _Fail("bin longer than 2**32-1 bytes")
+            buf += _header(0, 0, 0xC4, 0xC5, 0xC6,
+                           len(obj) if isinstance(obj, bytes) else obj.nbytes)
             if isinstance(obj, memoryview):   # a large buffer: its own segment, not copied
                 self.take()
                 self.segments.append(obj)
             else:
                 buf += obj
         elif isinstance(obj, list):
-            n = len(obj)
-            if n < 16:
-                buf += _pack_B(0x90 | n)
-            elif n <= 0xFFFF:
-                buf += _pack_BH(0xDC, n)
-            else:
-                buf += _pack_BI(0xDD, n)
+            buf += _header(0x90, 16, 0, 0xDC, 0xDD, len(obj))
             for i, item in enumerate(obj):
                 try:
                     self.write(item)
@@ -279,13 +270,7 @@ class _Writer:
                     e.parts.append(i)
                     raise
         elif isinstance(obj, dict):
-            n = len(obj)
-            if n < 16:
-                buf += _pack_B(0x80 | n)
-            elif n <= 0xFFFF:
-                buf += _pack_BH(0xDE, n)
-            else:
-                buf += _pack_BI(0xDF, n)
+            buf += _header(0x80, 16, 0, 0xDE, 0xDF, len(obj))
             for key, value in obj.items():
                 self.write(key.value if isinstance(key, _Key) else key)
                 try:
