@@ -158,6 +158,14 @@ cdef class Packer:
                 data = PyUnicode_AsUTF8AndSize(obj, &n)
             except UnicodeEncodeError as e:
                 raise _Fail(f"str is not valid UTF-8: {e.reason}") from None
+        cdef char *p
+        if n < 32:                  # fixstr: most keys and short values, one reserve
+            self._reserve(1 + n)
+            p = self.buf + self.length
+            p[0] = <char>(0xA0 | n)
+            memcpy(p + 1, data, n)
+            self.length += 1 + n
+            return 0
         self._head(0xA0, 32, 0xD9, 0xDA, 0xDB, n)
         return self._raw(data, n)
 
