@@ -83,8 +83,8 @@ async def test_stock_caller_to_accelerated_provider(hypha_server, accel, tmp_pat
 
 async def test_accelerated_caller_to_accelerated_provider(hypha_server, accel):
     """Both sides accelerated: the provider's built-in service advertises big chunks, so the
-    64 MiB array travels in 2 MiB chunks (raised websocket max_size) both ways."""
-    from polycodec.hypha.chunking import ADVERTISE_KEY, BIG_CHUNK_SIZE
+    64 MiB array travels in 1 MiB chunks (raised websocket max_size) both ways."""
+    from polycodec.hypha.chunking import ADVERTISE_KEY, BIG_CHUNK_SIZE, SEND_CHUNK_SIZE
 
     provider = Provider("accel", hypha_server.url)
     server = await peer.connect(hypha_server.url)
@@ -95,7 +95,7 @@ async def test_accelerated_caller_to_accelerated_provider(hypha_server, accel):
         assert builtin["config"][ADVERTISE_KEY]["max_chunk_size"] == BIG_CHUNK_SIZE
         check_results(await peer.run_calls(svc), big=True)
         sender = server.rpc.__dict__["_polycodec_state"].sender
-        assert BIG_CHUNK_SIZE in {hit[2] for hit in sender._builtin.values()}
+        assert SEND_CHUNK_SIZE in {hit[2] for hit in sender._builtin.values()}
     finally:
         await server.disconnect()
         provider.stop()

@@ -364,12 +364,13 @@ def test_unmarked_reassembly_buffer_is_not_trusted():
 
 
 @pytest.mark.parametrize("advertised, expected", [
-    (None, CHUNK_SIZE), ({"v": 1, "max_chunk_size": 8 * CHUNK_SIZE}, 8 * CHUNK_SIZE),
-    ({"v": 1, "max_chunk_size": 2**40}, 8 * CHUNK_SIZE), ({"v": 1, "max_chunk_size": "x"},
+    (None, CHUNK_SIZE), ({"v": 1, "max_chunk_size": 8 * CHUNK_SIZE}, 4 * CHUNK_SIZE),
+    ({"v": 1, "max_chunk_size": 2 * CHUNK_SIZE}, 2 * CHUNK_SIZE),
+    ({"v": 1, "max_chunk_size": 2**40}, 4 * CHUNK_SIZE), ({"v": 1, "max_chunk_size": "x"},
                                                           CHUNK_SIZE)])
 async def test_sender_uses_big_chunks_only_toward_advertising_peers(advertised, expected):
-    from polycodec.hypha.chunking import ADVERTISE_KEY, BIG_CHUNK_SIZE
-    assert BIG_CHUNK_SIZE == 8 * CHUNK_SIZE
+    from polycodec.hypha.chunking import ADVERTISE_KEY, BIG_CHUNK_SIZE, SEND_CHUNK_SIZE
+    assert BIG_CHUNK_SIZE == 8 * CHUNK_SIZE and SEND_CHUNK_SIZE == 4 * CHUNK_SIZE
     rx, got, _ = make_receiver(max_chunk_size=BIG_CHUNK_SIZE)
     config = {"api_version": 3}
     if advertised is not None:
@@ -386,6 +387,28 @@ async def test_sender_uses_big_chunks_only_toward_advertising_peers(advertised, 
     segs = frame_segs({"type": "method"}, {"args": [bytes(3 * BIG_CHUNK_SIZE)]})
     await make_sender(cache).send(segs, "peer", None)
     assert max(sizes) == expected and bytes(got[0][0]) == envelope.join(segs)
+
+
+async def test_sender_bounds_bytes_in_flight(monkeypatch):
+    """Big chunks: the bytes in flight stay within MAX_IN_FLIGHT_BYTES (not 30 chunks);
+    256 KiB chunks toward stock peers are still bound by the count alone."""
+    from polycodec.hypha import chunking
+    from polycodec.hypha.chunking import ADVERTISE_KEY, BIG_CHUNK_SIZE
+    monkeypatch.setattr(chunking, "MAX_IN_FLIGHT_BYTES", 3 * BIG_CHUNK_SIZE)
+    for advertised, most in ((BIG_CHUNK_SIZE, 3), (None, 30)):
+        rx, got, _ = make_receiver(max_chunk_size=BIG_CHUNK_SIZE)
+        config = {"api_version": 3}
+        if advertised:
+            config[ADVERTISE_KEY] = {"v": 1, "max_chunk_size": advertised}
+        cache = FakeCache(rx, config=config)
+        sender = make_sender(cache)
+        sender.big_chunk_size = BIG_CHUNK_SIZE
+        sender._builtin["peer"] = sender._builtin["peer"][:2] + (
+            sender._chunk_for(config),)
+        segs = frame_segs({"type": "method"}, {"args": [bytes(12 * BIG_CHUNK_SIZE)]})
+        await sender.send(segs, "peer", None)
+        assert 1 < cache.max_in_flight <= most and bytes(got[0][0]) == envelope.join(segs)
+    assert cache.max_in_flight > 3   # the count, not the bytes, bounds small chunks
 
 
 # ------------------------------------------------------- trust rule for decrypted payloads
