@@ -587,6 +587,20 @@ def _raise_for(outcome):
                      f"{outcome.error.get('message')}", error=outcome.error)
 
 
+def _refill(tasks, pending, window, start):
+    """Start tasks until `window` are pending or the input ends. Returns the SourceError that
+    ended the caller's input, if any (no task is started after it)."""
+    while len(pending) < window:
+        try:
+            task = next(tasks, None)
+        except SourceError as err:
+            return err
+        if task is None:
+            return None
+        pending.append(start(task))
+    return None
+
+
 def _source_failed(err: SourceError):
     raise BatchError(str(err), error={"status": None, "message": str(err), "kind": "source",
                                       "start": err.start}) from err.cause
@@ -614,23 +628,19 @@ def iter_batches(services, uri, inputs, *, executor=None, raise_on_error=False, 
     else:
         pool, own = ThreadPoolExecutor(concurrency, thread_name_prefix="hybrid-batch"), True
         submit = lambda t: pool.submit(run_batch, transport, t)   # noqa: E731
+    def start(task):
+        stub = BatchTask(task.index, task.start, task.count, task.url, b"", {}, None)
+        try:
+            return stub, submit(task)
+        except Exception as exc:                   # e.g. a shut-down executor
+            return stub, exc
+
     pending: deque = deque()
     failed_source = None
     try:
         while True:
-            while failed_source is None and len(pending) < window:
-                try:
-                    task = next(tasks, None)
-                except SourceError as err:
-                    failed_source = err
-                    break
-                if task is None:
-                    break
-                stub = BatchTask(task.index, task.start, task.count, task.url, b"", {}, None)
-                try:
-                    pending.append((stub, submit(task)))
-                except Exception as exc:           # e.g. a shut-down executor
-                    pending.append((stub, exc))
+            if failed_source is None:
+                failed_source = _refill(tasks, pending, window, start)
             if not pending:
                 if failed_source is not None:
                     _source_failed(failed_source)
@@ -691,15 +701,9 @@ async def aiter_batches(services, uri, inputs, *, raise_on_error=False, progress
     failed_source = None
     try:
         while True:
-            while failed_source is None and len(pending) < window:
-                try:
-                    task = next(tasks, None)
-                except SourceError as err:
-                    failed_source = err
-                    break
-                if task is None:
-                    break
-                pending.append(asyncio.ensure_future(one(task)))
+            if failed_source is None:
+                failed_source = _refill(tasks, pending, window,
+                                        lambda task: asyncio.ensure_future(one(task)))
             if not pending:
                 if failed_source is not None:
                     _source_failed(failed_source)
