@@ -12,6 +12,7 @@ MOVED = {
     "polycodec.hybrid.workers": "polycodec.hybrid.emulator.processes",
     "polycodec.hybrid.shared": "polycodec.hybrid.emulator.store",
     "polycodec.hybrid.testing": "polycodec.hybrid.emulator.testing",
+    "polycodec.hypha.server": "polycodec.bench.hypha_server",
 }
 
 
