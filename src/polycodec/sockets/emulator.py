@@ -316,7 +316,9 @@ class Handler(JSONHandler):
         instance, rest = unquote(m.group(1)), m.group(2)
         query = parse_qs(parts.query)
         if method in spec.BODY_METHODS:
-            body = self.read_json_body(self.app.config.max_body)
+            # the stdlib reads what syncano writes (ASCII escapes, lone surrogates included),
+            # so validation can name the field instead of refusing the whole body
+            body = self.read_json_body(self.app.config.max_body, loads=json.loads)
         else:  # GET/DELETE carry no data: a body is read (bounded) and ignored
             self.read_body(self.app.config.max_body)
             body = None
