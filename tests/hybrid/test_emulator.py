@@ -148,3 +148,23 @@ def test_public_fixture(hybrid_emulator):
     with Hybrid.Client(base_url=hybrid_emulator.url, tenant="t", token="open") as c:
         assert c.services.execute("f/s", inputs={"x": 21}).data["outputs"] == [{"y": 42}]
     assert hybrid_emulator.requests[-1]["path"] == "/t/api/v3/folders/f/services/s/execute"
+
+
+def test_a_get_body_is_not_taken_for_the_next_request():
+    import socket as _socket
+    with Emulator() as emu:
+        conn = _socket.create_connection(("127.0.0.1", emu.port), timeout=5)
+        try:
+            conn.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
+                         b"GET /"                # 5 bytes of body that look like a request
+                         b"GET /version HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            seen = b""
+            while seen.count(b"HTTP/1.1 ") < 2:
+                chunk = conn.recv(65536)
+                assert chunk, seen
+                seen += chunk
+        finally:
+            conn.close()
+    first, second = seen.split(b"HTTP/1.1 ")[1:3]
+    assert first.startswith(b"200") and b'{"msg":"ok"}' in first
+    assert second.startswith(b"200") and b"lastPullDate" in second
