@@ -517,29 +517,14 @@ class _Reader:
                 d[RVALUE] = self.plain(d[RVALUE], self.views)
             return d if self.dict_type is dict else self.wrap(d)
         decoder = self.decoders.get(rtype) if self.decoders else None
-        if decoder is None and rtype in _BINARY_RTYPES:
-            if RVALUE in d:
+        if RVALUE in d:
+            if decoder is None and rtype in _BINARY_RTYPES:
                 d[RVALUE] = self.buffer(d[RVALUE], start)
-            if rtype == "memoryview":
-                return _common.build_memoryview(d, start, self.copy)
-            return _common.build_ndarray(d, start, self.copy, typed=rtype == "typedarray")
-        if RVALUE in d:   # set items and orderedmap keys must hash: their bins are bytes
-            d[RVALUE] = self.plain(d[RVALUE], self.views and (
-                decoder is not None or rtype not in ("set", "orderedmap")))
-        if decoder is None:
-            if rtype == "set":
-                return _common.build_set(d, start)
-            if rtype == "orderedmap":
-                return _common.build_orderedmap(d, start)
-            if rtype == "error":
-                return _common.build_error(d, start)
-        d[RTYPE] = d.pop(RTYPE)   # last, as hypha-rpc hands it on
-        out = d if self.dict_type is dict else self.wrap(d)
-        if decoder is not None:
-            return decoder(out)
-        if self.rtype_hook is not None:
-            return self.rtype_hook(out)
-        return out
+            else:   # set items and orderedmap keys must hash: their bins are bytes
+                d[RVALUE] = self.plain(d[RVALUE], self.views and (
+                    decoder is not None or rtype not in ("set", "orderedmap")))
+        return _built(d, rtype, decoder, start, self.copy, self.rtype_hook,
+                      None if self.dict_type is dict else self.wrap)
 
     def wrap(self, d):
         out = self.dict_type()
@@ -621,26 +606,9 @@ class _Decoder:
                 out[key] = self.dec_binary(value, depth)
             else:
                 out[key] = self.dec(value, depth + 1)
-        if binary:
-            if rtype == "memoryview":
-                return _common.build_memoryview(out, None, self.copy)
-            return _common.build_ndarray(out, None, self.copy, typed=rtype == "typedarray")
         if type(rtype) is not str:
             return out
-        decoder = self.decoders.get(rtype)
-        if decoder is None:
-            if rtype == "set":
-                return _common.build_set(out, None)
-            if rtype == "orderedmap":
-                return _common.build_orderedmap(out, None)
-            if rtype == "error":
-                return _common.build_error(out, None)
-        out[RTYPE] = out.pop(RTYPE)   # last, as hypha-rpc hands it on
-        if decoder is not None:
-            return decoder(out)
-        if self.rtype_hook is not None:
-            return self.rtype_hook(out)
-        return out
+        return _built(out, rtype, self.decoders.get(rtype), None, self.copy, self.rtype_hook)
 
     def dec_binary(self, value, depth):
         """`_rvalue` of a binary rtype: bytes, a list of bytes (pieces), or a map that decodes
@@ -660,6 +628,29 @@ class _Decoder:
 
 
 _BINARY_RTYPES = ("ndarray", "typedarray", "memoryview")
+
+
+def _built(d, rtype, decoder, offset, copy, rtype_hook, wrap=None):
+    """The value of a complete map with a str `_rtype` whose `_rvalue` is ready (a buffer for
+    the binary rtypes); `wrap` turns the plain dict into the caller's dict_type."""
+    if decoder is None:
+        if rtype == "memoryview":
+            return _common.build_memoryview(d, offset, copy)
+        if rtype == "ndarray" or rtype == "typedarray":
+            return _common.build_ndarray(d, offset, copy, typed=rtype == "typedarray")
+        if rtype == "set":
+            return _common.build_set(d, offset)
+        if rtype == "orderedmap":
+            return _common.build_orderedmap(d, offset)
+        if rtype == "error":
+            return _common.build_error(d, offset)
+    d[RTYPE] = d.pop(RTYPE)   # last, as hypha-rpc hands it on
+    out = d if wrap is None else wrap(d)
+    if decoder is not None:
+        return decoder(out)
+    if rtype_hook is not None:
+        return rtype_hook(out)
+    return out
 
 
 def decode(tree, *, copy=False, dict_type=dict, strict_map_key=True, max_size=None,
