@@ -12,6 +12,7 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from cpython.float cimport PyFloat_FromDouble
+from cpython.object cimport PyCallable_Check
 from libc.string cimport memcmp
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 
@@ -45,6 +46,7 @@ cdef object _build_memoryview = _common.build_memoryview
 cdef object _decode_options = _common.decode_options
 cdef object _int_option = _common.int_option
 cdef object _depth_option = _common.depth_option
+cdef object _CodecRegistry = _common.CodecRegistry
 cdef int _DEPTH_LIMIT = MAX_DEPTH_LIMIT
 cdef Py_ssize_t _NDIM_LIMIT = _common.MAX_NDIM
 cdef str _S_RTYPE = RTYPE
@@ -581,7 +583,9 @@ def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
                 max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
                 bint bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    if not (dict_type is dict and codecs is None and rtype_hook is None
+    if not ((dict_type is dict or PyCallable_Check(dict_type))
+            and (codecs is None or type(codecs) is _CodecRegistry)
+            and (rtype_hook is None or PyCallable_Check(rtype_hook))
             and _plain_int(max_size, -1) and _plain_int(max_depth, _DEPTH_LIMIT)
             and _plain_int(max_items, -1)):
         max_size, max_depth, max_items = _decode_options(
