@@ -343,6 +343,7 @@ def test_error_types():
 
 
 # --- frames and trees -------------------------------------------------------------------------------
+# encode/decode are the fallback's code in both namespaces: both params run the same code.
 def test_unpack_from_two_objects_back_to_back(impl):
     main = {"type": "method", "from": "ws/a", "to": "ws/b", "method": "svc.f", "session": "s"}
     extra = {"args": [np.arange(5, dtype=np.float32), "x"], "with_kwargs": False}
@@ -510,6 +511,7 @@ def test_attribute_dicts_that_shadow_methods(impl):
 
 
 # --- Reassembler(chunk_size=None): the size is chunk 0's length -----------------------------
+# Reassembler is the fallback's code in both namespaces: both params run the same code.
 @pytest.mark.parametrize("size", [1000, 262_144, 2 << 20])
 def test_reassembler_learns_chunk_size_from_chunk_zero(impl, size):
     arr = np.arange(3 * size // 8 + 17, dtype=np.float64)
