@@ -343,7 +343,6 @@ def test_error_types():
 
 
 # --- frames and trees -------------------------------------------------------------------------------
-# encode/decode are the fallback's code in both namespaces: both params run the same code.
 def test_unpack_from_two_objects_back_to_back(impl):
     main = {"type": "method", "from": "ws/a", "to": "ws/b", "method": "svc.f", "session": "s"}
     extra = {"args": [np.arange(5, dtype=np.float32), "x"], "with_kwargs": False}
@@ -358,6 +357,7 @@ def test_unpack_from_two_objects_back_to_back(impl):
         impl.unpackb(frame)                     # two objects: unpackb wants exactly one
 
 
+# encode/decode are the fallback's code in both namespaces: both params run the same code.
 def test_encode_decode_trees(impl, ref_rpc):
     v = {"a": (1, 2), "arr": np.arange(4, dtype=">u2").reshape(2, 2), "s": {5}, "e": ValueError("v"),
          "m": memoryview(b"xy"), "n": [None, 1.5, "s", b"b"], "r": {"_rtype": "custom", "k": 1}}
