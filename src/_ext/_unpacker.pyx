@@ -348,7 +348,8 @@ cdef class _DecodeState:
         cdef const unsigned char *p = self.p
         cdef Py_ssize_t pos = self.pos
         cdef Py_ssize_t end = self.end
-        cdef Py_ssize_t nbytes, data, ndim, i, count = 1, dim, dlen
+        cdef Py_ssize_t nbytes, data, ndim, i, count, dim, dlen, itemsize
+        cdef uint64_t ucount = 1
         cdef object o
         cdef unsigned char b
         if end - pos < 15 + 8 + 2 or memcmp(p + pos, b"\xa6_rtype\xa7ndarray\xa7_rvalue", 23):
@@ -397,9 +398,11 @@ cdef class _DecodeState:
                 pos += 5
             else:               # zero (empty array) or 64-bit dims: the general path
                 return None
-            if count > nbytes // dim:   # cannot match the byte length (checked before the
-                return None             # product, which then stays <= nbytes: no overflow)
-            count *= dim
+            if dim > nbytes:    # cannot match the byte length
+                return None
+            ucount *= <uint64_t>dim   # both factors < 2**32: no overflow in 64 unsigned bits
+            if ucount > <uint64_t>nbytes:
+                return None
             o = dim
             Py_INCREF(o)
             PyTuple_SET_ITEM(shape, i, o)
@@ -421,8 +424,10 @@ cdef class _DecodeState:
         dt = _DTYPE_PARSED.get(sdtype)
         if dt is None:
             return None
-        if nbytes % <Py_ssize_t>dt.itemsize or count != nbytes // <Py_ssize_t>dt.itemsize:
+        itemsize = dt.itemsize      # both factors <= nbytes < 2**32: no overflow
+        if itemsize > nbytes or ucount * <uint64_t>itemsize != <uint64_t>nbytes:
             return None
+        count = <Py_ssize_t>ucount
         arr = _frombuffer(self.base, dt, count, data)
         if ndim != 1:
             arr = arr.reshape(shape)
