@@ -396,8 +396,10 @@ def test_max_items_same_on_the_in_place_ndarray_path(impl):
 def test_max_items_default_and_skip(impl):
     assert spec.DEFAULT_MAX_ITEMS == 2**24
     data = b"\xdd" + (2**24 + 1).to_bytes(4, "big") + b"\xc0" * (2**24 + 1)
-    assert decode_error(impl, data).offset == 0
-    assert impl.skip(data) == len(data)          # skip builds nothing and counts nothing
+    assert decode_error(impl, data).offset == 0   # refused at the header, nothing built
+    small = b"\x95" + b"\x90" * 5
+    assert decode_error(impl, small, max_items=3).offset == 0
+    assert impl.skip(small) == len(small)       # skip builds nothing and counts nothing
     with pytest.raises(ValueError, match="max_items"):
         impl.unpackb(b"\x90", max_items=-1)
 
