@@ -546,10 +546,12 @@ cdef object _hashable(list key, Py_ssize_t pos):
     return tuple(out)
 
 
-cdef _DecodeState _start(buf, Py_ssize_t offset, max_size):
+cdef _DecodeState _start(buf, offset, max_size):
     """A _DecodeState over `buf` from `offset`; the caller sets the options it needs."""
     base = _common.as_input(buf)
     cdef Py_ssize_t size = len(base)
+    if type(offset) is not int:
+        offset = _int_option("offset", offset, None)
     if offset < 0 or offset > size:
         raise DecodeError(f"offset {offset} outside a buffer of {size} bytes")
     if size - offset > max_size:
@@ -583,7 +585,7 @@ cdef inline bint _plain_int(o, long hi):
     return overflow == 0 and v >= 0 and (hi < 0 or v <= hi)
 
 
-def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
+def unpack_from(buf, offset=0, *, bint copy=False, dict_type=dict,
                 bint strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
                 max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
                 bint bin_views=False, max_items=DEFAULT_MAX_ITEMS):
@@ -625,7 +627,7 @@ def unpackb(buf, *, bint copy=False, dict_type=dict, bint strict_map_key=True,
     return obj
 
 
-def skip(buf, Py_ssize_t offset=0, *, max_size=DEFAULT_MAX_SIZE,
+def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE,
          max_depth=DEFAULT_MAX_DEPTH):
     """End offset of the msgpack object at `offset`, checking only its structure (lengths,
     depth), not its strings, keys or `_rtype` maps."""

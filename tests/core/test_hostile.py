@@ -471,11 +471,21 @@ def test_register_codec_validates_at_registration():
     (lambda m: m.skip(b"\x01", max_size=-1), ValueError, "max_size"),
     (lambda m: m.unpackb(b"\x01", max_items=None), TypeError, "max_items"),
     (lambda m: m.decode(1, dict_type=None), TypeError, "dict_type"),
+    (lambda m: m.unpack_from(b"\x01", 1.0), TypeError, "offset"),
+    (lambda m: m.skip(b"\x01", "0"), TypeError, "offset"),
 ])
 def test_bad_options_name_the_option(impl, call, exc, name):
     with pytest.raises(exc, match=name) as info:
         call(impl)
     assert not isinstance(info.value, (DecodeError, EncodeError))
+
+
+def test_offsets_outside_the_input_are_decode_errors(impl):
+    for offset in (-1, 2, 2**70, -(2**70)):
+        with pytest.raises(DecodeError, match="outside"):
+            impl.unpack_from(b"\x01", offset)
+        with pytest.raises(DecodeError, match="outside"):
+            impl.skip(b"\x01", offset)
 
 
 def test_self_referencing_dict_error_path_is_short(impl):
