@@ -19,7 +19,7 @@ import numpy as np
 from polycodec import _common
 from polycodec.codecs import default_registry
 from polycodec.errors import EncodeError
-from polycodec._common import _Fail
+from polycodec._common import _Fail, encoder_options as _encoder_options
 from polycodec.spec import DEFAULT_MAX_DEPTH, DEFAULT_MIN_OOB, RINTF, RTYPE, RVALUE, RSHAPE, RDTYPE, RTRACE
 
 cdef extern from "Python.h":
@@ -84,6 +84,13 @@ cdef class Packer:
 
     def __dealloc__(self):
         PyMem_Free(self.buf)
+
+    cdef int _shrink(self) except -1:
+        cdef char *nb = <char*>PyMem_Realloc(self.buf, 1024)
+        if nb != NULL:
+            self.buf = nb
+            self.capacity = 1024
+        return 0
 
     # ---- buffer
     cdef inline int _reserve(self, Py_ssize_t n) except -1:
@@ -493,17 +500,87 @@ cdef object _byte_view(arr):
     return memoryview(arr.reshape(-1).view(_uint8))
 
 
-def packb(obj, *, default=None, bint strict_map_key=True, codecs=None,
-          int max_depth=DEFAULT_MAX_DEPTH):
+cdef Py_ssize_t _KEEP_CAPACITY = 1 << 16   # a reused buffer larger than this is shrunk
+
+
+cdef class Encoder:
+    """packb / pack_segments with options fixed (and validated) at construction.
+
+    One instance may be shared across threads: a call uses the instance's scratch buffer when
+    no other call holds it (checked and taken under the GIL) and a fresh one otherwise. The
+    codec registry is read at each call: codecs registered later apply."""
+    cdef readonly object default
+    cdef readonly bint strict_map_key
+    cdef readonly object codecs
+    cdef readonly int max_depth
+    cdef readonly Py_ssize_t min_oob
+    cdef object _registry
+    cdef Packer _scratch
+    cdef bint _busy
+
+    def __init__(self, *, default=None, strict_map_key=True, codecs=None,
+                 max_depth=DEFAULT_MAX_DEPTH, min_oob=DEFAULT_MIN_OOB):
+        _encoder_options(default, strict_map_key, codecs, max_depth, min_oob)
+        self.default = default
+        self.strict_map_key = strict_map_key
+        self.codecs = codecs
+        self.max_depth = max_depth
+        self.min_oob = min_oob
+        self._registry = codecs if codecs is not None else default_registry
+
+    cdef Packer _acquire(self, Py_ssize_t min_oob):
+        cdef Packer p
+        if not self._busy:
+            if self._scratch is None:
+                self._scratch = Packer(self.default, self.strict_map_key, self._registry,
+                                       self.max_depth, min_oob)
+            self._busy = True
+            p = self._scratch
+        else:
+            p = Packer(self.default, self.strict_map_key, self._registry, self.max_depth,
+                       min_oob)
+        p.length = 0
+        p.segments = []
+        p.min_oob = min_oob
+        p.encoders = self._registry.encoders
+        return p
+
+    cdef void _release(self, Packer p):
+        if p is not self._scratch:
+            return
+        p.segments = []
+        if p.capacity > _KEEP_CAPACITY:
+            p._shrink()
+        self._busy = False
+
+    def encode(self, obj):
+        """msgpack bytes of `obj` (as packb)."""
+        cdef Packer p = self._acquire(DEFAULT_MIN_OOB)
+        try:
+            p._run(obj)
+            return p._join()
+        finally:
+            self._release(p)
+
+    def pack_segments(self, obj):
+        """msgpack of `obj` as pieces; buffers >= min_oob are views (as pack_segments)."""
+        cdef Packer p = self._acquire(self.min_oob)
+        try:
+            p._run(obj)
+            return p._take()
+        finally:
+            self._release(p)
+
+
+def packb(obj, *, default=None, strict_map_key=True, codecs=None,
+          max_depth=DEFAULT_MAX_DEPTH):
     """msgpack bytes of the `_rtype` form (equal to msgpack.packb(RPC._encode(obj)))."""
-    cdef Packer p = Packer(default, strict_map_key, codecs, max_depth, DEFAULT_MIN_OOB)
-    p._run(obj)
-    return p._join()
+    return Encoder(default=default, strict_map_key=strict_map_key, codecs=codecs,
+                   max_depth=max_depth).encode(obj)
 
 
-def pack_segments(obj, *, default=None, Py_ssize_t min_oob=DEFAULT_MIN_OOB,
-                  bint strict_map_key=True, codecs=None, int max_depth=DEFAULT_MAX_DEPTH):
+def pack_segments(obj, *, default=None, min_oob=DEFAULT_MIN_OOB, strict_map_key=True,
+                  codecs=None, max_depth=DEFAULT_MAX_DEPTH):
     """msgpack of the `_rtype` form as a list of pieces; buffers >= min_oob are views."""
-    cdef Packer p = Packer(default, strict_map_key, codecs, max_depth, min_oob)
-    p._run(obj)
-    return p._take()
+    return Encoder(default=default, strict_map_key=strict_map_key, codecs=codecs,
+                   max_depth=max_depth, min_oob=min_oob).pack_segments(obj)

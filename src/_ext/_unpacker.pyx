@@ -21,6 +21,7 @@ import numpy as np
 
 from polycodec import _common
 from polycodec.codecs import default_registry
+from polycodec._common import decoder_options as _decoder_options
 from polycodec.errors import DecodeError
 from polycodec.spec import DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE, RTYPE, RVALUE, RSHAPE, RDTYPE
 
@@ -520,38 +521,81 @@ cdef class _Pinned:
         PyBuffer_Release(&self.view)
 
 
-def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
-                bint strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
-                int max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
-                bint bin_views=False):
+cdef class Decoder:
+    """unpackb / unpack_from with options fixed (and validated) at construction.
+
+    Holds no state between calls, so one instance may be shared across threads. The codec
+    registry is read at each call: codecs registered later apply."""
+    cdef readonly bint copy
+    cdef readonly object dict_type
+    cdef readonly bint strict_map_key
+    cdef readonly object max_size
+    cdef readonly int max_depth
+    cdef readonly object codecs
+    cdef readonly object rtype_hook
+    cdef readonly bint bin_views
+    cdef object _registry
+
+    def __init__(self, *, copy=False, dict_type=dict, strict_map_key=True,
+                 max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
+                 rtype_hook=None, bin_views=False):
+        _decoder_options(dict_type, strict_map_key, max_size, max_depth, codecs, rtype_hook)
+        self.copy = copy
+        self.dict_type = dict_type
+        self.strict_map_key = strict_map_key
+        self.max_size = max_size
+        self.max_depth = max_depth
+        self.codecs = codecs
+        self.rtype_hook = rtype_hook
+        self.bin_views = bin_views
+        self._registry = codecs if codecs is not None else default_registry
+
+    cdef Unpacker _unpacker(self, buf, Py_ssize_t offset):
+        cdef Unpacker u = _start(buf, offset, self.max_size)
+        u.dict_type = self.dict_type
+        u.plain_dict = self.dict_type is dict
+        u.decoders = self._registry.decoders
+        u.rtype_hook = self.rtype_hook
+        u.strict = self.strict_map_key
+        u.copy = self.copy
+        u.max_depth = self.max_depth
+        u.bin_views = self.bin_views
+        u.ndarray_fast = "ndarray" not in u.decoders
+        return u
+
+    def decode(self, buf):
+        """The one msgpack object that fills `buf` (as unpackb)."""
+        cdef Unpacker u = self._unpacker(buf, 0)
+        pin = _Pinned(u)
+        obj = u.read(0, False)
+        if u.pos != u.end:
+            raise DecodeError(f"extra data: {u.end - u.pos} bytes after the object", u.pos)
+        return obj
+
+    def decode_from(self, buf, Py_ssize_t offset=0):
+        """(value, end_offset) of the object at `offset` (as unpack_from)."""
+        cdef Unpacker u = self._unpacker(buf, offset)
+        pin = _Pinned(u)
+        obj = u.read(0, False)
+        return obj, u.pos
+
+
+def unpack_from(buf, Py_ssize_t offset=0, *, copy=False, dict_type=dict, strict_map_key=True,
+                max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
+                rtype_hook=None, bin_views=False):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    cdef Unpacker u = _start(buf, offset, max_size)
-    u.dict_type = dict_type
-    u.plain_dict = dict_type is dict
-    u.decoders = (codecs if codecs is not None else default_registry).decoders
-    u.rtype_hook = rtype_hook
-    u.strict = strict_map_key
-    u.copy = copy
-    u.max_depth = max_depth
-    u.bin_views = bin_views
-    u.ndarray_fast = "ndarray" not in u.decoders
-    pin = _Pinned(u)
-    obj = u.read(0, False)
-    return obj, u.pos
+    return Decoder(copy=copy, dict_type=dict_type, strict_map_key=strict_map_key,
+                   max_size=max_size, max_depth=max_depth, codecs=codecs,
+                   rtype_hook=rtype_hook, bin_views=bin_views).decode_from(buf, offset)
 
 
-def unpackb(buf, *, bint copy=False, dict_type=dict, bint strict_map_key=True,
-            max_size=DEFAULT_MAX_SIZE, int max_depth=DEFAULT_MAX_DEPTH, codecs=None,
-            rtype_hook=None, bint bin_views=False):
+def unpackb(buf, *, copy=False, dict_type=dict, strict_map_key=True,
+            max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
+            rtype_hook=None, bin_views=False):
     """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
-    obj, end = unpack_from(buf, 0, copy=copy, dict_type=dict_type,
-                           strict_map_key=strict_map_key, max_size=max_size,
-                           max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook,
-                           bin_views=bin_views)
-    size = memoryview(buf).nbytes
-    if end != size:
-        raise DecodeError(f"extra data: {size - end} bytes after the object", end)
-    return obj
+    return Decoder(copy=copy, dict_type=dict_type, strict_map_key=strict_map_key,
+                   max_size=max_size, max_depth=max_depth, codecs=codecs,
+                   rtype_hook=rtype_hook, bin_views=bin_views).decode(buf)
 
 
 def skip(buf, Py_ssize_t offset=0, *, max_size=DEFAULT_MAX_SIZE,

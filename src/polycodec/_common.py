@@ -9,6 +9,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .codecs import CodecRegistry
 from .errors import DecodeError, RemoteError
 from .spec import RDTYPE, RSHAPE, RTRACE, RVALUE
 
@@ -174,3 +175,33 @@ def build_error(d, offset):
         raise DecodeError("error _rvalue must be a str", offset)
     trace = d.get(RTRACE) or ""
     return RemoteError(msg, trace if isinstance(trace, str) else str(trace))
+
+
+def _check_int(name, value, low, high):
+    if type(value) is not int or not low <= value <= high:
+        raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+
+
+def _check_callable(name, value):
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
+
+
+def encoder_options(default, strict_map_key, codecs, max_depth, min_oob):
+    """Validated Encoder options (both implementations construct through this)."""
+    _check_callable("default", default)
+    if codecs is not None and not isinstance(codecs, CodecRegistry):
+        raise TypeError(f"codecs must be a CodecRegistry or None, got {type(codecs).__name__}")
+    _check_int("max_depth", max_depth, 0, 2**31 - 1)
+    _check_int("min_oob", min_oob, 1, 2**62)
+
+
+def decoder_options(dict_type, strict_map_key, max_size, max_depth, codecs, rtype_hook):
+    """Validated Decoder options (both implementations construct through this)."""
+    if not callable(dict_type):
+        raise TypeError(f"dict_type must be callable, got {type(dict_type).__name__}")
+    _check_int("max_size", max_size, 0, 2**62)
+    _check_int("max_depth", max_depth, 0, 2**31 - 1)
+    if codecs is not None and not isinstance(codecs, CodecRegistry):
+        raise TypeError(f"codecs must be a CodecRegistry or None, got {type(codecs).__name__}")
+    _check_callable("rtype_hook", rtype_hook)
