@@ -21,6 +21,19 @@ from _pyfast cimport pc_ascii_str, pc_dict_presized, pc_same_bytes
 from _endian cimport pc_load16, pc_load32, pc_load64, pc_load_double, pc_load_float
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "numpy/arrayobject.h":
+    ctypedef struct PyTypeObject:
+        pass
+    ctypedef struct PyArray_Descr:
+        pass
+    PyTypeObject PyArray_Type
+    object PyArray_NewFromDescr(PyTypeObject *subtype, PyArray_Descr *descr, int nd,
+                                cnp.npy_intp *dims, cnp.npy_intp *strides, void *data,
+                                int flags, PyObject *obj)
 
 from polycodec import _common
 from polycodec.codecs import default_registry
@@ -38,6 +51,7 @@ cdef extern from "Python.h":
     bint PyBytes_Check(object o)
 
 cdef object _frombuffer = np.frombuffer
+DEF _MAX_NDIM = 32              # numpy's limit in 1.x (64 in 2.x); deeper shapes take frombuffer
 cdef object _parse_dtype = _common.parse_dtype
 cdef dict _DTYPE_PARSED = _common._DTYPE_PARSED
 cdef object _build_set = _common.build_set
@@ -117,6 +131,18 @@ cdef class _DecodeState:
     cdef int key_kind            # of the last key read: 0 other, 1 _rtype, 2 _rvalue
     cdef bint bin_views          # plain bins as views of the input instead of bytes
     cdef bint ndarray_fast       # no codec overrides "ndarray": the in-place reader applies
+
+    cdef object _array_at(self, dt, int nd, cnp.npy_intp *dims, Py_ssize_t offset):
+        """A read-only array over the input's bytes at `offset` (unaligned allowed), its base
+        the input (bytes, or the read-only view that keeps the buffer exported); a copy with
+        copy=True. Built through the C API: no np.frombuffer call, no reshape."""
+        Py_INCREF(dt)                               # PyArray_NewFromDescr steals it
+        arr = PyArray_NewFromDescr(&PyArray_Type, <PyArray_Descr*>dt, nd, dims, NULL,
+                                   <void*>(self.p + offset), 0, NULL)   # flags 0: read-only
+        cnp.set_array_base(<cnp.ndarray>arr, self.src if self.src is not None else self.base)
+        if self.copy:
+            return cnp.PyArray_NewCopy(<cnp.ndarray>arr, cnp.NPY_CORDER)
+        return arr
 
     cdef inline object _mv(self):
         if self.base is None:
@@ -423,7 +449,7 @@ cdef class _DecodeState:
             return None
         ndim = b & 0x0F
         pos += 1
-        shape = PyTuple_New(ndim)
+        cdef cnp.npy_intp dims[16]
         for i in range(ndim):   # positive dims as msgpack-python writes them
             if end - pos < 5:
                 return None
@@ -447,9 +473,7 @@ cdef class _DecodeState:
             count *= dim
             if count > nbytes:
                 return None
-            o = dim
-            Py_INCREF(o)
-            PyTuple_SET_ITEM(shape, i, o)
+            dims[i] = dim
         if end - pos < 9:
             return None
         if memcmp(p + pos, b"\xa7_rdtype", 8):
@@ -467,11 +491,7 @@ cdef class _DecodeState:
             return None
         if count * <Py_ssize_t>dt.itemsize != nbytes:
             return None
-        arr = _frombuffer(self._mv(), dt, count, data)
-        if ndim != 1:
-            arr = arr.reshape(shape)
-        if self.copy:
-            arr = arr.copy()
+        arr = self._array_at(dt, <int>ndim, dims, data)
         self.pos = pos + 1 + dlen
         return arr
 
@@ -536,6 +556,8 @@ cdef class _DecodeState:
         shape = d.get(_S_RSHAPE)
         cdef _BinRef ref
         cdef Py_ssize_t count = 1
+        cdef Py_ssize_t i
+        cdef cnp.npy_intp dims[_MAX_NDIM]
         if isinstance(value, _BinRef) and type(shape) is list and type(sdtype) is str:
             dt = _DTYPE_PARSED.get(sdtype)
             if dt is None:
@@ -549,13 +571,13 @@ cdef class _DecodeState:
             if count * dt.itemsize != ref.length:
                 raise DecodeError(f"ndarray shape {shape} of {dt} needs "
                                   f"{count * dt.itemsize} bytes, got {ref.length}", start)
+            if count and len(<list>shape) <= _MAX_NDIM:
+                for i in range(len(<list>shape)):
+                    dims[i] = <cnp.npy_intp>(<list>shape)[i]
+                return self._array_at(dt, <int>len(<list>shape), dims, ref.offset)
             if count:
-                arr = _frombuffer(self._mv(), dt, count, ref.offset)
-                if len(<list>shape) != 1:
-                    arr = arr.reshape(shape)
-                if self.copy:
-                    arr = arr.copy()
-                return arr
+                arr = _frombuffer(self._mv(), dt, count, ref.offset).reshape(shape)
+                return arr.copy() if self.copy else arr
         if _S_RVALUE in d:
             d[_S_RVALUE] = self._view(d[_S_RVALUE], start)
         return _build_ndarray(d, start, self.copy, False)
