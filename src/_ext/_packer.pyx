@@ -20,6 +20,9 @@ from _endian cimport pc_store16, pc_store32, pc_store64, pc_double_bits
 from _pyfast cimport pc_small_long
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 from polycodec import _common
 from polycodec.codecs import default_registry
@@ -76,6 +79,8 @@ cdef class _EncodeState:
     cdef bint strict
     cdef int max_depth
     cdef Py_ssize_t min_oob
+    cdef object last_dtype       # the dtype of the last small array and its wire string
+    cdef object last_ds
 
     def __cinit__(self):
         self.buf = NULL
@@ -354,6 +359,10 @@ cdef class _EncodeState:
                     return 0
                 return self._list(<list>obj, depth)
             return self._tuple(<tuple>obj, depth)
+        if cnp.PyArray_CheckExact(obj) and not self.encoders:   # codecs come before arrays
+            if depth >= self.max_depth:
+                raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
+            return self._array(<cnp.ndarray>obj)
         return self._slow(obj, depth)
 
     cdef int _slow(self, obj, int depth) except -1:
@@ -545,6 +554,56 @@ cdef class _EncodeState:
         self._str(RVALUE)
         return self._plain_bin(obj)
 
+    cdef int _array(self, cnp.ndarray arr) except -1:
+        """An exact ndarray through the C API: what _ndarray writes, without attribute calls
+        (small C-contiguous arrays; the others go to _ndarray)."""
+        cdef Py_ssize_t n = cnp.PyArray_NBYTES(arr)
+        if n >= self.min_oob or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+            return self._ndarray(arr)
+        dtype = <object>cnp.PyArray_DESCR(arr)
+        if dtype is not self.last_dtype:
+            ds = _DTYPE_STR.get(dtype)
+            if ds is None:
+                ds = _dtype_str(dtype)      # refuses object, structured, subarray dtypes
+            self.last_ds = ds
+            self.last_dtype = dtype
+        cdef int nd = cnp.PyArray_NDIM(arr)
+        cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(arr)
+        cdef int i
+        self._raw(b"\x84\xa6_rtype\xa7ndarray\xa7_rvalue", 24)
+        self._bin_head(n)
+        self._raw(<const char*>cnp.PyArray_DATA(arr), n)
+        self._raw(b"\xa7_rshape", 8)
+        self._head(0x90, 16, 0, 0xDC, 0xDD, nd)
+        for i in range(nd):
+            self._uint(<unsigned long long>dims[i])
+        self._raw(b"\xa7_rdtype", 8)
+        return self._str(self.last_ds)
+
+    cdef int _uint(self, unsigned long long v) except -1:
+        self._reserve(9)
+        cdef char *p = self.buf + self.length
+        if v < 0x80:
+            p[0] = <char>v
+            self.length += 1
+        elif v <= 0xFF:
+            p[0] = <char>0xCC
+            p[1] = <char>v
+            self.length += 2
+        elif v <= 0xFFFF:
+            p[0] = <char>0xCD
+            pc_store16(p + 1, <unsigned short>v)
+            self.length += 3
+        elif v <= 0xFFFFFFFF:
+            p[0] = <char>0xCE
+            pc_store32(p + 1, <unsigned int>v)
+            self.length += 5
+        else:
+            p[0] = <char>0xCF
+            pc_store64(p + 1, <uint64_t>v)
+            self.length += 9
+        return 0
+
     cdef int _ndarray(self, arr) except -1:
         dtype = arr.dtype
         ds = _DTYPE_STR.get(dtype)
@@ -624,7 +683,7 @@ cdef object _byte_view(arr):
     return memoryview(arr.reshape(-1).view(_uint8))
 
 
-cdef Py_ssize_t _KEEP_CAPACITY = 1 << 16   # a reused buffer larger than this is shrunk
+cdef Py_ssize_t _KEEP_CAPACITY = 1 << 22   # a reused buffer larger than this (4 MiB) is shrunk
 
 
 cdef class Encoder:
