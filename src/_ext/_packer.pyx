@@ -17,7 +17,7 @@ from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 
 from _endian cimport pc_store16, pc_store32, pc_store64, pc_double_bits
-from _pyfast cimport pc_small_long
+from _pyfast cimport pc_plain, pc_small_long
 
 import numpy as np
 cimport numpy as cnp
@@ -420,8 +420,11 @@ cdef class _EncodeState:
         self._head(0x90, 16, 0, 0xDC, 0xDD, n)
         try:                      # one handler per container, not per item: the hot path
             while i < n and i < PyList_GET_SIZE(obj):   # a hook may have shortened it
-                item = <object>PyList_GET_ITEM(obj, i)  # a reference for the item's time
-                self._pack(item, depth + 1)
+                if pc_plain(PyList_GET_ITEM(obj, i)):     # no Python code runs: borrowed
+                    self._pack(<object>PyList_GET_ITEM(obj, i), depth + 1)
+                else:
+                    item = <object>PyList_GET_ITEM(obj, i)  # held while hooks may run
+                    self._pack(item, depth + 1)
                 i += 1
         except _Fail as e:
             e.parts.append(i)
@@ -460,39 +463,56 @@ cdef class _EncodeState:
                 return self._pack(out, depth)
         self._head(0x80, 16, 0, 0xDE, 0xDF, len(obj))
         cdef Py_ssize_t ppos = 0
-        cdef PyObject *pk
+        cdef PyObject *pk = NULL
         cdef PyObject *pv
         cdef bint has_rtype = False
+        cdef bint held = False    # `key` holds the current key (else pk, borrowed, names it)
         rvalue = None
         key = None
-        try:                      # `key` names the entry being written when a _Fail rises
-            while PyDict_Next(obj, &ppos, &pk, &pv):   # borrowed; key/value hold references
-                key = <object>pk
-                value = <object>pv
-                if type(key) is str:
+        try:
+            # Keys and plain values are used borrowed: writing them runs no Python code, so
+            # the dict cannot change meanwhile. Other values may call hooks: references then.
+            while PyDict_Next(obj, &ppos, &pk, &pv):
+                held = False
+                if PyUnicode_CheckExact(<object>pk):
                     # an exact-str `_rtype` key is written last, with its value
-                    if PyUnicode_IS_COMPACT_ASCII(key) and PyUnicode_GET_LENGTH(key) == 6 \
-                            and memcmp(PyUnicode_DATA(key), b"_rtype", 6) == 0:
+                    if PyUnicode_IS_COMPACT_ASCII(<object>pk) and \
+                            PyUnicode_GET_LENGTH(<object>pk) == 6 and \
+                            (<const char*>PyUnicode_DATA(<object>pk))[0] == b'_' and \
+                            memcmp(PyUnicode_DATA(<object>pk), b"_rtype", 6) == 0:
                         has_rtype = True
-                        rvalue = value
+                        rvalue = <object>pv
                         continue
-                    self._str(key)
-                elif PyUnicode_Check(key):
-                    self._str(key)
-                elif PyBytes_Check(key):
-                    self._bytes(key)
-                elif self.strict:
-                    raise _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
-                                "(strict_map_key=False allows it)")
+                    self._str(<object>pk)
                 else:
-                    self._pack(key, depth + 1)
-                self._pack(value, depth + 1)
+                    key = <object>pk
+                    held = True
+                    value = <object>pv
+                    if PyUnicode_Check(key):
+                        self._str(key)
+                    elif PyBytes_Check(key):
+                        self._bytes(key)
+                    elif self.strict:
+                        raise _Fail(f"map key {key!r} of type {type(key).__name__} is not "
+                                    "str (strict_map_key=False allows it)")
+                    else:
+                        self._pack(key, depth + 1)
+                    self._pack(value, depth + 1)
+                    continue
+                if pc_plain(pv):
+                    self._pack(<object>pv, depth + 1)
+                else:
+                    key = <object>pk
+                    held = True
+                    value = <object>pv
+                    self._pack(value, depth + 1)
             if has_rtype:
                 key = _S_RTYPE
+                held = True
                 self._str(_S_RTYPE)
                 self._pack(rvalue, depth + 1)
         except _Fail as e:
-            e.parts.append(key)
+            e.parts.append(key if held else <object>pk)
             raise
         return 0
 
