@@ -54,7 +54,7 @@ cdef str _S_RINTF = RINTF
 cdef Py_ssize_t _BIG_COPY = 1 << 20      # copies this large release the GIL
 
 
-cdef class Packer:
+cdef class _EncodeState:
     cdef char *buf
     cdef Py_ssize_t length
     cdef Py_ssize_t capacity
@@ -515,7 +515,7 @@ cdef class Encoder:
     cdef readonly int max_depth
     cdef readonly Py_ssize_t min_oob
     cdef object _registry
-    cdef Packer _scratch
+    cdef _EncodeState _scratch
     cdef bint _busy
 
     def __init__(self, *, default=None, strict_map_key=True, codecs=None,
@@ -528,16 +528,16 @@ cdef class Encoder:
         self.min_oob = min_oob
         self._registry = codecs if codecs is not None else default_registry
 
-    cdef Packer _acquire(self, Py_ssize_t min_oob):
-        cdef Packer p
+    cdef _EncodeState _acquire(self, Py_ssize_t min_oob):
+        cdef _EncodeState p
         if not self._busy:
             if self._scratch is None:
-                self._scratch = Packer(self.default, self.strict_map_key, self._registry,
+                self._scratch = _EncodeState(self.default, self.strict_map_key, self._registry,
                                        self.max_depth, min_oob)
             self._busy = True
             p = self._scratch
         else:
-            p = Packer(self.default, self.strict_map_key, self._registry, self.max_depth,
+            p = _EncodeState(self.default, self.strict_map_key, self._registry, self.max_depth,
                        min_oob)
         p.length = 0
         p.segments = []
@@ -545,7 +545,7 @@ cdef class Encoder:
         p.encoders = self._registry.encoders
         return p
 
-    cdef void _release(self, Packer p):
+    cdef void _release(self, _EncodeState p):
         if p is not self._scratch:
             return
         p.segments = []
@@ -555,7 +555,7 @@ cdef class Encoder:
 
     def encode(self, obj):
         """msgpack bytes of `obj` (as packb)."""
-        cdef Packer p = self._acquire(DEFAULT_MIN_OOB)
+        cdef _EncodeState p = self._acquire(DEFAULT_MIN_OOB)
         try:
             p._run(obj)
             return p._join()
@@ -564,7 +564,7 @@ cdef class Encoder:
 
     def pack_segments(self, obj):
         """msgpack of `obj` as pieces; buffers >= min_oob are views (as pack_segments)."""
-        cdef Packer p = self._acquire(self.min_oob)
+        cdef _EncodeState p = self._acquire(self.min_oob)
         try:
             p._run(obj)
             return p._take()

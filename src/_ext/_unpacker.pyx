@@ -50,7 +50,7 @@ cdef class _BinRef:
     cdef Py_ssize_t length
 
 
-cdef class Unpacker:
+cdef class _DecodeState:
     cdef const unsigned char *p
     cdef Py_ssize_t pos
     cdef Py_ssize_t end
@@ -493,8 +493,8 @@ cdef object _hashable(list key, Py_ssize_t pos):
     return tuple(out)
 
 
-cdef Unpacker _start(buf, Py_ssize_t offset, max_size):
-    """An Unpacker over `buf` from `offset`; the caller sets the options it needs."""
+cdef _DecodeState _start(buf, Py_ssize_t offset, max_size):
+    """A _DecodeState over `buf` from `offset`; the caller sets the options it needs."""
     base = _common.as_input(buf)
     cdef Py_ssize_t size = len(base)
     if offset < 0 or offset > size:
@@ -502,7 +502,7 @@ cdef Unpacker _start(buf, Py_ssize_t offset, max_size):
     if size - offset > max_size:
         raise DecodeError(f"message of {size - offset} bytes exceeds max_size={max_size}",
                           offset)
-    cdef Unpacker u = Unpacker.__new__(Unpacker)
+    cdef _DecodeState u = _DecodeState.__new__(_DecodeState)
     u.base = base
     u.pos = offset
     u.end = size
@@ -513,7 +513,7 @@ cdef class _Pinned:
     """Holds the input's buffer (and so its pointer) for the length of one call."""
     cdef Py_buffer view
 
-    def __cinit__(self, Unpacker u):
+    def __cinit__(self, _DecodeState u):
         PyObject_GetBuffer(u.base, &self.view, PyBUF_SIMPLE)
         u.p = <const unsigned char*>self.view.buf
 
@@ -550,8 +550,8 @@ cdef class Decoder:
         self.bin_views = bin_views
         self._registry = codecs if codecs is not None else default_registry
 
-    cdef Unpacker _unpacker(self, buf, Py_ssize_t offset):
-        cdef Unpacker u = _start(buf, offset, self.max_size)
+    cdef _DecodeState _unpacker(self, buf, Py_ssize_t offset):
+        cdef _DecodeState u = _start(buf, offset, self.max_size)
         u.dict_type = self.dict_type
         u.plain_dict = self.dict_type is dict
         u.decoders = self._registry.decoders
@@ -565,7 +565,7 @@ cdef class Decoder:
 
     def decode(self, buf):
         """The one msgpack object that fills `buf` (as unpackb)."""
-        cdef Unpacker u = self._unpacker(buf, 0)
+        cdef _DecodeState u = self._unpacker(buf, 0)
         pin = _Pinned(u)
         obj = u.read(0, False)
         if u.pos != u.end:
@@ -574,7 +574,7 @@ cdef class Decoder:
 
     def decode_from(self, buf, Py_ssize_t offset=0):
         """(value, end_offset) of the object at `offset` (as unpack_from)."""
-        cdef Unpacker u = self._unpacker(buf, offset)
+        cdef _DecodeState u = self._unpacker(buf, offset)
         pin = _Pinned(u)
         obj = u.read(0, False)
         return obj, u.pos
@@ -602,7 +602,7 @@ def skip(buf, Py_ssize_t offset=0, *, max_size=DEFAULT_MAX_SIZE,
          int max_depth=DEFAULT_MAX_DEPTH):
     """End offset of the msgpack object at `offset`, checking only its structure (lengths,
     depth), not its strings, keys or `_rtype` maps."""
-    cdef Unpacker u = _start(buf, offset, max_size)
+    cdef _DecodeState u = _start(buf, offset, max_size)
     u.max_depth = max_depth
     pin = _Pinned(u)
     u.skip(0)
