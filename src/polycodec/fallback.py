@@ -876,3 +876,10 @@ class Reassembler:
         if len(self._buf) > total:
             self._buf.resize(total, refcheck=False)   # give back the unused reservation
         return memoryview(self._buf).toreadonly()
+
+
+# ---------------------------------------------------------------------------------- stream
+from . import _scan, stream as _stream  # noqa: E402  (stream imports no implementation)
+
+Unpacker, aunpack, dump, adump = _stream.bind(Decoder, Encoder, _scan.Scanner,
+                                              _scan.decode_run, skip)

@@ -95,3 +95,4 @@ DEFAULT_MAX_SIZE = 2**31                 # bytes in one message (unpackb, Reasse
 DEFAULT_MAX_DEPTH = 256                  # nesting of arrays/maps (encode and decode)
 DEFAULT_MAX_CHUNKS = DEFAULT_MAX_SIZE // CHUNK_SIZE
 DEFAULT_MIN_OOB = 65536                  # pack_segments: buffers this large are not copied
+DEFAULT_MAX_BUFFER_SIZE = 100 * 2**20    # Unpacker: bytes one streamed value may take
