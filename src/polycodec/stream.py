@@ -247,11 +247,13 @@ class _Unpacker:
             self._use(_EMPTY, None)
             return False
         need = max(sc.need, self._end + 1)  # a value straddles: join it in a buffer of ours
+        if not self._pieces and self._file is not None and self._readinto is None:
+            self._pull(max(self._read_size, need - self._end))
+        if not self._pieces and (self._readinto is None or self._eof):
+            return False
         if self._own is None or need > len(self._own) or self._end == len(self._own):
             self._bridge(need)
         room = len(self._own) - self._end
-        if not self._pieces and self._file is not None and self._readinto is None:
-            self._pull(max(self._read_size, need - self._end))
         if self._pieces:
             piece = self._pieces[0]
             n = min(len(piece), room, max(need - self._end, _STEP))
@@ -263,11 +265,9 @@ class _Unpacker:
                 self._pieces[0] = piece[n:]
             self._end += n
             return True
-        if self._readinto is not None and not self._eof:
-            n = self._read_into(self._own, self._end, room)
-            self._end += n
-            return n > 0
-        return False
+        n = self._read_into(self._own, self._end, room)
+        self._end += n
+        return n > 0
 
     def _use(self, mv, own, end=None):
         self._buf, self._own = mv, own
