@@ -10,6 +10,8 @@ then try its own families depends on the serializer list (see docs/pipelines.md)
     STRICT = ["polycodec"]                          # refuse what polycodec cannot carry
     FALLBACK = ["polycodec", "dask", "pickle"]      # polycodec first, then Dask's defaults
 
+(deserializers: the same list plus "error", the family carrying a sender's refusal as text).
+
 `connect(cluster_or_address, strict=True)` is the one step: a Client with those lists and a
 worker plugin that registers the family in every worker process (also workers that join
 later) and makes their worker-to-worker fetches use the same lists. Workers started by hand
@@ -31,6 +33,7 @@ from .spec import DEFAULT_MIN_OOB, RDTYPE, RSHAPE, RTYPE, RVALUE
 NAME = "polycodec"
 STRICT = [NAME]
 FALLBACK = [NAME, "dask", "pickle"]
+# receivers also accept Dask's "error" family: the sender's refusal, as text (never unpickled)
 
 # `_rtype`s of the header that stand for a buffer in frame `_rvalue` (reserved in values)
 _MARK = "polycodec.dask:"
@@ -124,7 +127,7 @@ def configure(worker, strict=True):
     _strict = bool(strict)
     names = STRICT if strict else FALLBACK
     worker.rpc.serializers = list(names)
-    worker.rpc.deserializers = list(names)
+    worker.rpc.deserializers = [*names, "error"]
 
 
 class Plugin(WorkerPlugin):
@@ -145,7 +148,8 @@ def connect(address=None, *, strict=True, **client_kwargs):
     global _strict
     _strict = bool(strict)
     names = STRICT if strict else FALLBACK
-    client = Client(address, serializers=list(names), deserializers=list(names), **client_kwargs)
+    client = Client(address, serializers=list(names), deserializers=[*names, "error"],
+                    **client_kwargs)
     client.register_plugin(Plugin(strict))
     return client
 
