@@ -1,0 +1,181 @@
+"""`polycodec bench --pipelines`: streams and Dask, timed side by side with the peers.
+
+P1  a file of 100,000 records (int, float, short str, bool; ~50 bytes of msgpack each) fed
+    to `Unpacker` in 64 KiB pieces, beside msgpack-python's Unpacker (raw=False).
+P2  16 MiB float32 frames fed in 1 MiB pieces, beside copying the same pieces into a
+    preallocated 16 MiB buffer with slice assignment.
+P3  Dask serialize + deserialize: a W3-style list (1,000 dicts, each with a 1 KiB float32
+    array) and one 64 MiB array, through "polycodec", Dask's "pickle" and "dask" families.
+P4  a 2-worker LocalCluster graph moving 100 W3-style values from one worker to the other,
+    with polycodec.dask.connect() beside the default serializers.
+Each result is checked once, outside the timing.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import polycodec
+
+from .core import w3_equal, w3_list
+from .report import Row, Section, timeit
+
+KiB, MiB = 1 << 10, 1 << 20
+
+
+def records(n: int) -> list:
+    """P1's records: ~50 bytes each as msgpack."""
+    return [{"id": i, "value": i * 0.25, "name": f"rec-{i:07d}", "ok": bool(i & 1)}
+            for i in range(n)]
+
+
+def pieces(data: bytes, size: int) -> list:
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def _stream_rows(impls, msgpack, n, repeat, notes):
+    rows = []
+    recs = records(n)
+    data = b"".join(polycodec.packb(r) for r in recs)
+    feed = pieces(data, 64 * KiB)
+    w = f"P1 stream {n:,} records ({len(data) / n:.0f} B) in 64 KiB pieces"
+    if msgpack is not None:
+        def mp():
+            u = msgpack.Unpacker(raw=False)
+            out = []
+            for p in feed:
+                u.feed(p)
+                out.extend(u)
+            return out
+        assert mp() == recs
+        rows.append(Row(w, "msgpack Unpacker", timeit(mp, repeat), "msgpack Unpacker"))
+    for name, impl in impls.items():
+        def ours(impl=impl):
+            u = impl.Unpacker()
+            out = []
+            for p in feed:
+                u.feed(p)
+                out.extend(u)
+            return out
+        assert ours() == recs
+        t = timeit(ours, repeat)
+        rows.append(Row(w, f"polycodec {name}", t, "msgpack Unpacker", f"{n / t:,.0f} rec/s"))
+
+    frames, total = 4, 16 * MiB
+    arr = np.arange(total // 4, dtype=np.float32)
+    frame = polycodec.packb(arr)
+    feed2 = pieces(frame, MiB) * frames
+    w = f"P2 {frames} x 16 MiB float32 frames in 1 MiB pieces"
+    target = np.empty(len(frame), np.uint8)
+
+    def copy():
+        for j in range(frames):
+            at = 0
+            for p in feed2[j * len(feed2) // frames:(j + 1) * len(feed2) // frames]:
+                target[at:at + len(p)] = np.frombuffer(p, np.uint8)
+                at += len(p)
+    rows.append(Row(w, "copy into preallocated", timeit(copy, repeat), "copy into preallocated"))
+    for name, impl in impls.items():
+        def ours(impl=impl):
+            u = impl.Unpacker()
+            out = None
+            for p in feed2:
+                u.feed(p)
+                for out in u:
+                    pass
+            return out
+        assert np.array_equal(ours(), arr)
+        rows.append(Row(w, f"polycodec {name}", timeit(ours, repeat), "copy into preallocated"))
+    notes.append("P1/P2: targets polycodec cython >= 1.0x msgpack's speed (ratio <= 1.00) and "
+                 ">= 0.8x the copy's speed (ratio <= 1.25). P2: each decoded array is a view "
+                 "of one right-sized buffer the pieces were copied into.")
+    return rows
+
+
+def _dask_rows(repeat, notes):
+    try:
+        from distributed.protocol import deserialize, serialize
+
+        import polycodec.dask as pdask
+    except ImportError as exc:
+        notes.append(f"P3/P4 skipped: {exc} (pip install polycodec[dask])")
+        return []
+    rows = []
+    value = w3_list()
+    w = "P3 Dask serialize+deserialize W3 (1,000 dicts, 1 KiB arrays)"
+    for names, label in ((["pickle"], "dask pickle family"), (["dask", "pickle"], "dask defaults"),
+                         (pdask.STRICT, "polycodec family")):
+        def run(names=names):
+            return deserialize(*serialize(value, serializers=names))
+        assert w3_equal(run(), value)
+        rows.append(Row(w, label, timeit(run, repeat), "dask pickle family"))
+    big = np.arange(16 * MiB, dtype=np.float32)
+    w = "P3 Dask serialize+deserialize one 64 MiB array"
+    for names, label in ((["dask"], "dask family"), (["pickle"], "dask pickle family"),
+                         (pdask.STRICT, "polycodec family")):
+        def run(names=names):
+            return deserialize(*serialize(big, serializers=names))
+        assert np.array_equal(run(), big)
+        rows.append(Row(w, label, timeit(run, repeat), "dask family"))
+    notes.append("P3: targets polycodec >= 2x faster than the pickle family on W3 (ratio <= "
+                 "0.50) and <= 1.1x the dask family on 64 MiB. In one process the frames are "
+                 "handed over as they are (no socket): both sides are views.")
+    return rows
+
+
+def _cluster_rows(n_values, notes):
+    try:
+        import distributed
+
+        import polycodec.dask as pdask
+    except ImportError:
+        return []
+    rows = []
+    w = f"P4 LocalCluster, 2 workers: {n_values} W3 values worker to worker"
+    for label, make in (("default serializers", lambda c: distributed.Client(c)),
+                        ("polycodec.dask.connect", lambda c: pdask.connect(c))):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      host="127.0.0.1", dashboard_address=None,
+                                      worker_dashboard_address=None) as cluster, \
+                make(cluster) as client:
+            client.wait_for_workers(2)
+            a, b = sorted(client.scheduler_info()["workers"])
+
+            def run():
+                made = [client.submit(w3_list, pure=False, workers=[a]) for _ in range(n_values)]
+                used = [client.submit(lambda v: float(sum(d["data"].sum() for d in v)), m,
+                                      workers=[b], pure=False) for m in made]
+                out = client.gather(used)
+                del made, used
+                return out
+            run()   # warm-up (imports, connections)
+            samples = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                out = run()
+                samples.append(time.perf_counter() - t0)
+            assert len(out) == n_values
+            rows.append(Row(w, label, sorted(samples)[1], "default serializers"))
+    notes.append("P4: each value is made on one worker and consumed on the other (one "
+                 "transfer per value); time from submit to gathered results, median of 3.")
+    return rows
+
+
+def run(args) -> Section:
+    quick = bool(getattr(args, "quick", False))
+    repeat = getattr(args, "repeat", None) or (3 if quick else 7)
+    try:
+        import msgpack
+    except ImportError:
+        msgpack = None
+    impls = polycodec.implementations()
+    if quick:
+        impls = {"cython": impls["cython"]} if "cython" in impls else impls
+    notes = []
+    rows = _stream_rows(impls, msgpack, 100_000, repeat, notes)
+    rows += _dask_rows(repeat, notes)
+    rows += _cluster_rows(20 if quick else 100, notes)
+    if msgpack is None:
+        notes.append("msgpack is not installed: P1 has no peer row")
+    return Section("Pipelines: streams and Dask", rows, notes)
