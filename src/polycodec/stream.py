@@ -14,7 +14,9 @@ new buffer, so yielded views stay valid.
 """
 from __future__ import annotations
 
+import sys
 from collections import deque
+from itertools import chain, islice
 
 import numpy as np
 
@@ -93,10 +95,11 @@ class _Unpacker:
         self._end = 0           # bytes of _buf filled
         self._base = 0          # stream offset of _buf[0]
         self._pieces = deque()  # fed byte views not yet in _buf
+        self._spares = []       # buffers of ours left behind (reused once unreferenced)
         self._copied = None     # (piece, buffer offset, length): the last bytes copied in
-        self._ready = []        # decoded values not yet returned
-        self._next = 0
-        self._at = (_EMPTY, 0, 0, 0)   # (buffer, offset, index, base) of _ready[index]
+        # the last decoded batch, its iterator (what is not handed out yet) and, for tell(),
+        # (buffer, offset, index, base) of value `index` in it
+        self._set_ready([], None)
         self._done = 0          # stream offset after the last value of _ready
         self._error = None
         self._eof = False
@@ -118,51 +121,55 @@ class _Unpacker:
         self._eof = True
 
     def __iter__(self):
-        return self
+        # the values of each decoded batch are handed out by C (a list iterator in a chain),
+        # not by one __next__ call each
+        return chain.from_iterable(self._batches())
+
+    def _batches(self):
+        while True:
+            if self._it.__length_hint__():
+                yield self._it
+            elif not self._fill(_BATCH):
+                return
 
     def __next__(self):
-        while self._next >= len(self._ready):
-            if not self._fill(_BATCH):
-                raise StopIteration
-        value = self._ready[self._next]
-        self._next += 1
-        return value
+        for value in self._it:
+            return value
+        while self._fill(_BATCH):
+            for value in self._it:
+                return value
+        raise StopIteration
 
     def take(self, n):
         """A list of the next `n` values; shorter when the bytes (fed so far, or of the file)
         run out first."""
         if type(n) is not int or n < 0:
             raise ValueError(f"n must be a non-negative int, got {n!r}")
-        out = []
+        out = list(islice(self._it, n))
         while len(out) < n:
-            if self._next >= len(self._ready):
-                if out and self._error is not None:
-                    break       # the error comes with the next call
-                try:
-                    if not self._fill(min(n - len(out), 1 << 16)):
-                        break
-                except DecodeError:
-                    if out:
-                        break   # raised again by the next call
-                    raise
-            k = min(n - len(out), len(self._ready) - self._next)
-            out.extend(self._ready[self._next:self._next + k])
-            self._next += k
+            try:
+                if not self._fill(min(n - len(out), 1 << 16)):
+                    break
+            except DecodeError:
+                if out:
+                    break       # raised again by the next call
+                raise
+            out.extend(islice(self._it, n - len(out)))
         return out
 
     def skip(self):
         """Step over the next value without decoding it; False if there is none (yet)."""
-        if self._next < len(self._ready):
-            self._next += 1
+        for _ in self._it:
             return True
         return self._fill(1, decode=False)
 
     def tell(self):
         """Stream offset just after the last value returned or skipped."""
-        if self._next >= len(self._ready):
+        left = self._it.__length_hint__()
+        if not left:
             return self._done
         buf, pos, index, base = self._at
-        while index < self._next:
+        while index < len(self._ready) - left:
             pos = self._skip(buf, pos, max_size=_NO_LIMIT, max_depth=self._max_depth)
             index += 1
         self._at = (buf, pos, index, base)
@@ -171,6 +178,7 @@ class _Unpacker:
     # ---- decoding
     def _fill(self, max_values, decode=True):
         """Decode (or skip) up to `max_values` values; False when none can be had now."""
+        self._set_ready([], None)   # drop the values handed out (and their buffers)
         if self._error is not None:
             raise self._error
         sc = self._scanner
@@ -181,18 +189,24 @@ class _Unpacker:
                 if decode:
                     self._decode(first, n)
                 else:
-                    self._ready, self._next = [], 0
                     self._done = self._base + sc.start
                 self._rewind()
                 return True
-            if sc.bad:
-                self._fail(sc.error or self._decoder_error() or
-                           DecodeError("invalid msgpack data", sc.pos))
+            if sc.bad:      # the decoder's error comes first if it finds one before
+                e = self._decoder_error()
+                if e is None or (sc.error is not None and str(e).startswith("truncated")):
+                    e = sc.error or DecodeError("invalid msgpack data", sc.pos)
+                self._fail(e)
             if not self._more():
                 if self._eof and self._end > sc.start:
                     self._fail(self._decoder_error() or DecodeError(
                         "truncated input: the stream ends inside a value", self._end))
                 return False
+
+    def _set_ready(self, values, at):
+        self._ready = values
+        self._it = iter(values)
+        self._at = at
 
     def _decode(self, first, n):
         buf = self._buf
@@ -210,8 +224,7 @@ class _Unpacker:
                     self._error = e
                     break
                 values.append(value)
-        self._ready, self._next = values, 0
-        self._at = (buf, first, 0, self._base)
+        self._set_ready(values, (buf, first, 0, self._base))
         self._done = self._base + pos
 
     def _decoder_error(self):
@@ -224,7 +237,6 @@ class _Unpacker:
 
     def _fail(self, e):
         self._error = _shifted(e, self._base)
-        self._ready, self._next = [], 0
         raise self._error
 
     # ---- buffering
@@ -239,7 +251,7 @@ class _Unpacker:
                 self._use(self._pieces.popleft(), None)
                 return True
             if self._readinto is not None and not self._eof:
-                arr = np.empty(self._read_size, np.uint8)
+                arr = self._array(self._read_size)
                 n = self._read_into(arr, 0, self._read_size)
                 if n:
                     self._use(memoryview(arr).toreadonly(), arr, n)
@@ -270,6 +282,7 @@ class _Unpacker:
         return n > 0
 
     def _use(self, mv, own, end=None):
+        self._retire()
         self._buf, self._own = mv, own
         self._end = len(mv) if end is None else end
         self._copied = None
@@ -280,12 +293,27 @@ class _Unpacker:
         sc = self._scanner
         start, tail = sc.start, self._end - sc.start
         extra = self._read_size if self._file is not None else _STEP
-        arr = np.empty(min(max(need - start, 2 * tail), self._limit) + extra, np.uint8)
+        arr = self._array(min(max(need - start, 2 * tail), self._limit) + extra)
         arr[:tail] = np.frombuffer(self._buf[start:self._end], np.uint8)
         self._base += start
         sc.shift(-start)
+        self._retire()
         self._buf, self._own, self._end = memoryview(arr).toreadonly(), arr, tail
         self._copied = None
+
+    def _array(self, n):
+        """A buffer of at least n bytes: a retired one that nothing refers to any more (no
+        value, no view: only this list holds it), else a new one."""
+        for i, arr in enumerate(self._spares):
+            if n <= len(arr) <= 2 * n + _STEP and sys.getrefcount(arr) == 3:
+                return self._spares.pop(i)   # (references: the list, `arr`, the call)
+        return np.empty(n, np.uint8)
+
+    def _retire(self):
+        """The current buffer of ours is left: keep it to reuse once its views are gone."""
+        if self._own is not None:
+            self._spares = [self._own, *self._spares[:1]]
+            self._own = None
 
     def _rewind(self):
         """Values split across pieces are done: give back the bytes copied beyond them, so
