@@ -9,7 +9,7 @@ value, reports the problem exactly as unpack_from would. Values longer than `lim
 one error of its own, found from the declared lengths before their bytes arrive.
 """
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 
 from _endian cimport pc_load16, pc_load32
 
@@ -32,9 +32,11 @@ cdef class Scanner:
     cdef int max_depth
     cdef int depth
     cdef Py_ssize_t *left         # items still to read in each open array/map
+    cdef int cap                  # slots of `left` (grown as values nest deeper)
 
     def __cinit__(self, int max_depth, Py_ssize_t limit, str limit_name):
-        self.left = <Py_ssize_t*>PyMem_Malloc((max_depth + 1) * sizeof(Py_ssize_t))
+        self.cap = 64
+        self.left = <Py_ssize_t*>PyMem_Malloc(self.cap * sizeof(Py_ssize_t))
         if self.left == NULL:
             raise MemoryError()
         self.max_depth = max_depth
@@ -69,6 +71,15 @@ cdef class Scanner:
             return self._scan(<const unsigned char*>view.buf, end, max_values)
         finally:
             PyBuffer_Release(&view)
+
+    cdef int _grow(self) except -1:
+        cdef Py_ssize_t *more = <Py_ssize_t*>PyMem_Realloc(
+            self.left, 2 * self.cap * sizeof(Py_ssize_t))
+        if more == NULL:
+            raise MemoryError()
+        self.left = more
+        self.cap *= 2
+        return 0
 
     cdef Py_ssize_t _scan(self, const unsigned char *p, Py_ssize_t end,
                           Py_ssize_t max_values) except -1:
@@ -125,6 +136,8 @@ cdef class Scanner:
                 break
             if items > 0:
                 pos += h
+                if self.depth == self.cap:
+                    self._grow()
                 self.left[self.depth] = items
                 self.depth += 1
                 continue
