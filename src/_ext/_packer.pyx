@@ -10,10 +10,15 @@ from cpython.object cimport PyCallable_Check
 from cpython.ref cimport PyObject
 from cpython.dict cimport PyDict_Next
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memcmp
 from libc.stdint cimport uint64_t, int64_t
 
+cimport cython
+from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
+from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
+
 from _endian cimport pc_store16, pc_store32, pc_store64, pc_double_bits
+from _pyfast cimport pc_small_long
 
 import numpy as np
 
@@ -27,6 +32,12 @@ cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     unsigned long long PyLong_AsUnsignedLongLong(object o) except? -1
     double PyFloat_AS_DOUBLE(object o)
+    bint PyUnicode_CheckExact(object o)
+    bint PyLong_CheckExact(object o)
+    bint PyFloat_CheckExact(object o)
+    bint PyDict_CheckExact(object o)
+    bint PyList_CheckExact(object o)
+    bint PyTuple_CheckExact(object o)
     double PyFloat_AsDouble(object o) except? -1.0
     bint PyLong_Check(object o)
     bint PyFloat_Check(object o)
@@ -55,6 +66,7 @@ cdef str _S_RINTF = RINTF
 cdef Py_ssize_t _BIG_COPY = 1 << 20      # copies this large release the GIL
 
 
+@cython.final
 cdef class _EncodeState:
     cdef char *buf
     cdef Py_ssize_t length
@@ -95,12 +107,14 @@ cdef class _EncodeState:
 
     # ---- buffer
     cdef inline int _reserve(self, Py_ssize_t n) except -1:
-        cdef Py_ssize_t need = self.length + n
-        cdef Py_ssize_t cap
-        cdef char *nb
-        if need <= self.capacity:
+        if self.length + n <= self.capacity:
             return 0
-        cap = self.capacity * 2
+        return self._grow(n)
+
+    cdef int _grow(self, Py_ssize_t n) except -1:
+        cdef Py_ssize_t need = self.length + n
+        cdef Py_ssize_t cap = self.capacity * 2
+        cdef char *nb
         if cap < need:
             cap = need
         nb = <char*>PyMem_Realloc(self.buf, cap)
@@ -155,19 +169,33 @@ cdef class _EncodeState:
     cdef inline int _bin_head(self, Py_ssize_t n) except -1:
         return self._head(0, 0, 0xC4, 0xC5, 0xC6, n)
 
-    cdef int _str(self, obj) except -1:
+    cdef inline int _str(self, obj) except -1:
+        cdef Py_ssize_t n
+        cdef char *p
+        if PyUnicode_IS_COMPACT_ASCII(obj):   # the common case: the bytes are the str's own
+            n = PyUnicode_GET_LENGTH(obj)
+            if n < 32:              # fixstr: most keys and short values, one reserve
+                self._reserve(1 + n)
+                p = self.buf + self.length
+                p[0] = <char>(0xA0 | n)
+                memcpy(p + 1, PyUnicode_DATA(obj), n)
+                self.length += 1 + n
+                return 0
+            return self._str_data(<const char*>PyUnicode_DATA(obj), n)
+        return self._str_utf8(obj)
+
+    cdef int _str_utf8(self, obj) except -1:
         cdef Py_ssize_t n
         cdef const char *data
-        if PyUnicode_IS_COMPACT_ASCII(obj):   # the common case: the bytes are the str's own
-            data = <const char*>PyUnicode_DATA(obj)
-            n = PyUnicode_GET_LENGTH(obj)
-        else:
-            try:
-                data = PyUnicode_AsUTF8AndSize(obj, &n)
-            except UnicodeEncodeError as e:
-                raise _Fail(f"str is not valid UTF-8: {e.reason}") from None
+        try:
+            data = PyUnicode_AsUTF8AndSize(obj, &n)
+        except UnicodeEncodeError as e:
+            raise _Fail(f"str is not valid UTF-8: {e.reason}") from None
+        return self._str_data(data, n)
+
+    cdef int _str_data(self, const char *data, Py_ssize_t n) except -1:
         cdef char *p
-        if n < 32:                  # fixstr: most keys and short values, one reserve
+        if n < 32:
             self._reserve(1 + n)
             p = self.buf + self.length
             p[0] = <char>(0xA0 | n)
@@ -177,7 +205,47 @@ cdef class _EncodeState:
         self._head(0xA0, 32, 0xD9, 0xDA, 0xDB, n)
         return self._raw(data, n)
 
-    cdef int _int(self, obj) except -1:
+    cdef inline int _int(self, obj) except -1:
+        cdef long long v
+        cdef char *p
+        if not pc_small_long(obj, &v):      # beyond one digit: the general writer
+            return self._int_big(obj)
+        self._reserve(5)                     # |v| < 2**30 here
+        p = self.buf + self.length
+        if v >= 0:
+            if v < 0x80:
+                p[0] = <char>v
+                self.length += 1
+            elif v <= 0xFF:
+                p[0] = <char>0xCC
+                p[1] = <char>v
+                self.length += 2
+            elif v <= 0xFFFF:
+                p[0] = <char>0xCD
+                pc_store16(p + 1, <unsigned short>v)
+                self.length += 3
+            else:
+                p[0] = <char>0xCE
+                pc_store32(p + 1, <unsigned int>v)
+                self.length += 5
+        elif v >= -0x20:
+            p[0] = <char>(v & 0xFF)
+            self.length += 1
+        elif v >= -0x80:
+            p[0] = <char>0xD0
+            p[1] = <char>v
+            self.length += 2
+        elif v >= -0x8000:
+            p[0] = <char>0xD1
+            pc_store16(p + 1, <unsigned short>v)
+            self.length += 3
+        else:
+            p[0] = <char>0xD2
+            pc_store32(p + 1, <unsigned int>v)
+            self.length += 5
+        return 0
+
+    cdef int _int_big(self, obj) except -1:
         cdef int overflow = 0
         cdef long long v = PyLong_AsLongLongAndOverflow(obj, &overflow)
         cdef unsigned long long u
@@ -235,7 +303,7 @@ cdef class _EncodeState:
             return 0
         raise _Fail(f"int {obj} does not fit in 64 bits")
 
-    cdef int _float(self, double d) except -1:
+    cdef inline int _float(self, double d) except -1:
         self._reserve(9)
         cdef char *p = self.buf + self.length
         p[0] = <char>0xCB
@@ -266,7 +334,30 @@ cdef class _EncodeState:
         return 0
 
     # ---- values
-    cdef int _pack(self, obj, int depth) except -1:
+    cdef inline int _pack(self, obj, int depth) except -1:
+        # exact built-in scalars first, inline (most values); the rest in _container
+        if PyUnicode_CheckExact(obj):
+            return self._str(obj)
+        if PyLong_CheckExact(obj):
+            return self._int(obj)
+        if PyFloat_CheckExact(obj):
+            return self._float(PyFloat_AS_DOUBLE(obj))
+        return self._container(obj, depth)
+
+    cdef int _container(self, obj, int depth) except -1:
+        if PyDict_CheckExact(obj) or PyList_CheckExact(obj) or PyTuple_CheckExact(obj):
+            if depth >= self.max_depth:
+                raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
+            if PyDict_CheckExact(obj):
+                return self._dict(<dict>obj, depth)
+            if PyList_CheckExact(obj):
+                if self.encoders and self._codec(obj, depth):  # codecs come before lists
+                    return 0
+                return self._list(<list>obj, depth)
+            return self._tuple(<tuple>obj, depth)
+        return self._slow(obj, depth)
+
+    cdef int _slow(self, obj, int depth) except -1:
         if obj is None:
             return self._byte(0xC0)
         if obj is True:
@@ -315,6 +406,33 @@ cdef class _EncodeState:
             return self._oob(obj)
         return self._raw(PyBytes_AS_STRING(obj), n)
 
+    cdef int _list(self, list obj, int depth) except -1:
+        cdef Py_ssize_t n = PyList_GET_SIZE(obj)
+        cdef Py_ssize_t i = 0
+        self._head(0x90, 16, 0, 0xDC, 0xDD, n)
+        try:                      # one handler per container, not per item: the hot path
+            while i < n and i < PyList_GET_SIZE(obj):   # a hook may have shortened it
+                item = <object>PyList_GET_ITEM(obj, i)  # a reference for the item's time
+                self._pack(item, depth + 1)
+                i += 1
+        except _Fail as e:
+            e.parts.append(i)
+            raise
+        return 0
+
+    cdef int _tuple(self, tuple obj, int depth) except -1:
+        cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
+        cdef Py_ssize_t i = 0
+        self._head(0x90, 16, 0, 0xDC, 0xDD, n)
+        try:
+            while i < n:
+                self._pack(<object>PyTuple_GET_ITEM(obj, i), depth + 1)  # the tuple holds it
+                i += 1
+        except _Fail as e:
+            e.parts.append(i)
+            raise
+        return 0
+
     cdef int _seq(self, obj, int depth) except -1:
         cdef Py_ssize_t i = 0
         self._head(0x90, 16, 0, 0xDC, 0xDD, len(obj))
@@ -328,24 +446,30 @@ cdef class _EncodeState:
         return 0
 
     cdef int _dict(self, dict obj, int depth) except -1:
-        cdef bint has_rtype
         if self.default is not None and _S_RINTF in obj:
             out = self.default(obj)
             if out is not obj:
                 return self._pack(out, depth)
-        has_rtype = _S_RTYPE in obj
         self._head(0x80, 16, 0, 0xDE, 0xDF, len(obj))
         cdef Py_ssize_t ppos = 0
         cdef PyObject *pk
         cdef PyObject *pv
+        cdef bint has_rtype = False
+        rvalue = None
         key = None
         try:                      # `key` names the entry being written when a _Fail rises
             while PyDict_Next(obj, &ppos, &pk, &pv):   # borrowed; key/value hold references
                 key = <object>pk
                 value = <object>pv
-                if PyUnicode_Check(key):
-                    if has_rtype and type(key) is str and key == _S_RTYPE:
+                if type(key) is str:
+                    # an exact-str `_rtype` key is written last, with its value
+                    if PyUnicode_IS_COMPACT_ASCII(key) and PyUnicode_GET_LENGTH(key) == 6 \
+                            and memcmp(PyUnicode_DATA(key), b"_rtype", 6) == 0:
+                        has_rtype = True
+                        rvalue = value
                         continue
+                    self._str(key)
+                elif PyUnicode_Check(key):
                     self._str(key)
                 elif PyBytes_Check(key):
                     self._bytes(key)
@@ -358,7 +482,7 @@ cdef class _EncodeState:
             if has_rtype:
                 key = _S_RTYPE
                 self._str(_S_RTYPE)
-                self._pack(obj[_S_RTYPE], depth + 1)
+                self._pack(rvalue, depth + 1)
         except _Fail as e:
             e.parts.append(key)
             raise
@@ -583,9 +707,15 @@ cdef class Encoder:
             self._release(p)
 
 
+cdef Encoder _DEFAULT_ENCODER = Encoder()
+
+
 def packb(obj, *, default=None, strict_map_key=True, codecs=None,
           max_depth=DEFAULT_MAX_DEPTH):
     """msgpack bytes of the `_rtype` form (equal to msgpack.packb(RPC._encode(obj)))."""
+    if default is None and codecs is None and strict_map_key is True and \
+            type(max_depth) is int and max_depth == DEFAULT_MAX_DEPTH:
+        return _DEFAULT_ENCODER.encode(obj)
     return Encoder(default=default, strict_map_key=strict_map_key, codecs=codecs,
                    max_depth=max_depth).encode(obj)
 

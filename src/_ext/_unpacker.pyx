@@ -550,7 +550,7 @@ cdef class Decoder:
         self.bin_views = bin_views
         self._registry = codecs if codecs is not None else default_registry
 
-    cdef _DecodeState _unpacker(self, buf, Py_ssize_t offset):
+    cdef _DecodeState _state(self, buf, Py_ssize_t offset):
         cdef _DecodeState u = _start(buf, offset, self.max_size)
         u.dict_type = self.dict_type
         u.plain_dict = self.dict_type is dict
@@ -565,7 +565,7 @@ cdef class Decoder:
 
     def decode(self, buf):
         """The one msgpack object that fills `buf` (as unpackb)."""
-        cdef _DecodeState u = self._unpacker(buf, 0)
+        cdef _DecodeState u = self._state(buf, 0)
         pin = _Pinned(u)
         obj = u.read(0, False)
         if u.pos != u.end:
@@ -574,7 +574,7 @@ cdef class Decoder:
 
     def decode_from(self, buf, Py_ssize_t offset=0):
         """(value, end_offset) of the object at `offset` (as unpack_from)."""
-        cdef _DecodeState u = self._unpacker(buf, offset)
+        cdef _DecodeState u = self._state(buf, offset)
         pin = _Pinned(u)
         obj = u.read(0, False)
         return obj, u.pos
@@ -613,7 +613,7 @@ def decode_run(Decoder decoder, buf, Py_ssize_t offset, Py_ssize_t count):
     """(`count` values decoded back to back from `offset`, end offset): the stream decoder's
     loop, one call per fed piece instead of one per value. The caller has scanned the values
     complete, and checks sizes itself (the decoder's max_size would count the whole run)."""
-    cdef _DecodeState u = decoder._unpacker(buf, offset)
+    cdef _DecodeState u = decoder._state(buf, offset)
     pin = _Pinned(u)
     cdef list out = []
     cdef Py_ssize_t i
