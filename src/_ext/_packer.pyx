@@ -593,23 +593,10 @@ cdef class _EncodeState:
             return PyBytes_FromStringAndSize(self.buf, self.length)
         self._flush()
         cdef Py_ssize_t total = 0
-        cdef Py_buffer view
         for seg in self.segments:
             total += memoryview(seg).nbytes
         out = PyBytes_FromStringAndSize(NULL, total)
-        cdef char *dst = PyBytes_AS_STRING(out)
-        cdef Py_ssize_t pos = 0
-        for seg in self.segments:
-            PyObject_GetBuffer(seg, &view, PyBUF_SIMPLE | PyBUF_ANY_CONTIGUOUS)
-            try:
-                if view.len >= _BIG_COPY:
-                    with nogil:
-                        memcpy(dst + pos, view.buf, view.len)
-                else:
-                    memcpy(dst + pos, view.buf, view.len)
-                pos += view.len
-            finally:
-                PyBuffer_Release(&view)
+        _copy_segments(PyBytes_AS_STRING(out), self.segments)
         self.segments = []
         return out
 
@@ -730,8 +717,7 @@ def pack_segments(obj, *, default=None, min_oob=DEFAULT_MIN_OOB, strict_map_key=
 cdef int _write_into(bytearray out, Py_ssize_t offset, _EncodeState p) except -1:
     """The encoded bytes of `p` into `out` at `offset`; `out` then ends with them."""
     cdef Py_ssize_t size = PyByteArray_GET_SIZE(out)
-    cdef Py_ssize_t total, pos
-    cdef Py_buffer view
+    cdef Py_ssize_t total
     if offset == -1:
         offset = size
     if offset < 0 or offset > size:
@@ -742,8 +728,15 @@ cdef int _write_into(bytearray out, Py_ssize_t offset, _EncodeState p) except -1
     cdef char *dst = PyByteArray_AS_STRING(out) + offset
     if segs is None:
         memcpy(dst, p.buf, p.length)
-        return 0
-    pos = 0
+    else:
+        _copy_segments(dst, segs)
+    return 0
+
+
+cdef int _copy_segments(char *dst, list segs) except -1:
+    """The segments back to back at `dst`; large copies release the GIL."""
+    cdef Py_buffer view
+    cdef Py_ssize_t pos = 0
     for seg in segs:
         PyObject_GetBuffer(seg, &view, PyBUF_SIMPLE | PyBUF_ANY_CONTIGUOUS)
         try:

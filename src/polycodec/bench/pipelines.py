@@ -34,6 +34,15 @@ def pieces(data: bytes, size: int) -> list:
     return [data[i:i + size] for i in range(0, len(data), size)]
 
 
+def fed(unpacker, feed) -> list:
+    """Every value of `feed` (a list of pieces) through a msgpack-style Unpacker."""
+    out = []
+    for p in feed:
+        unpacker.feed(p)
+        out.extend(unpacker)
+    return out
+
+
 def _stream_rows(impls, msgpack, n, repeat, notes):
     rows = []
     recs = records(n)
@@ -42,22 +51,12 @@ def _stream_rows(impls, msgpack, n, repeat, notes):
     w = f"P1 stream {n:,} records ({len(data) / n:.0f} B) in 64 KiB pieces"
     if msgpack is not None:
         def mp():
-            u = msgpack.Unpacker(raw=False)
-            out = []
-            for p in feed:
-                u.feed(p)
-                out.extend(u)
-            return out
+            return fed(msgpack.Unpacker(raw=False), feed)
         assert mp() == recs
         rows.append(Row(w, "msgpack Unpacker", timeit(mp, repeat), "msgpack Unpacker"))
     for name, impl in impls.items():
         def ours(impl=impl):
-            u = impl.Unpacker()
-            out = []
-            for p in feed:
-                u.feed(p)
-                out.extend(u)
-            return out
+            return fed(impl.Unpacker(), feed)
         assert ours() == recs
         t = timeit(ours, repeat)
         rows.append(Row(w, f"polycodec {name}", t, "msgpack Unpacker", f"{n / t:,.0f} rec/s"))
