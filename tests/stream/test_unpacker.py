@@ -375,3 +375,24 @@ async def test_aunpack_over_any_async_read_and_truncation(impl):
         async for v in impl.aunpack(Source()):
             got.append(v)
     assert got == [[1, 2]] and str(e.value) == reference(impl, data)[1]
+
+
+def test_a_buffer_with_a_live_view_is_never_reused(impl):
+    arr = np.arange(1 << 18, dtype=np.float32)
+    frame = impl.packb(arr)
+    u = impl.Unpacker()
+
+    def one():
+        for i in range(0, len(frame), 65536):
+            u.feed(frame[i:i + 65536])
+        return next(u)
+
+    a = one()
+    keep = a[5:9]                  # only a slice of the array stays alive
+    held = id(owner(a))
+    del a
+    for _ in range(4):             # later frames reuse buffers, never the one `keep` needs
+        x = one()
+        assert id(owner(x)) != held and np.array_equal(x, arr)
+        del x
+    assert np.array_equal(keep, arr[5:9])
