@@ -304,9 +304,11 @@ class _Unpacker:
     def _array(self, n):
         """A buffer of at least n bytes: a retired one that nothing refers to any more (no
         value, no view: only this list holds it), else a new one."""
-        for i, arr in enumerate(self._spares):
+        spares = self._spares
+        for i in range(len(spares)):
+            arr = spares[i]
             if n <= len(arr) <= 2 * n + _STEP and sys.getrefcount(arr) == 3:
-                return self._spares.pop(i)   # (references: the list, `arr`, the call)
+                return spares.pop(i)     # (references: the list, `arr`, the call)
         return np.empty(n, np.uint8)
 
     def _retire(self):

@@ -12,6 +12,7 @@ Each result is checked once, outside the timing.
 """
 from __future__ import annotations
 
+import statistics
 import time
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 import polycodec
 
 from .core import w3_equal, w3_list
-from .report import Row, Section, timeit
+from .report import Row, Section
 
 KiB, MiB = 1 << 10, 1 << 20
 
@@ -43,52 +44,72 @@ def fed(unpacker, feed) -> list:
     return out
 
 
+def paired(workload, entries, repeat, number=1):
+    """Rows for `entries` [(label, fn)], the first the baseline, timed in alternating rounds
+    (each round calls every fn `number` times; medians): the machine's load hits all alike."""
+    for _, fn in entries:
+        fn()
+    samples = {label: [] for label, _ in entries}
+    for _ in range(repeat):
+        for label, fn in entries:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[label].append((time.perf_counter() - t0) / number)
+    base = entries[0][0]
+    return [Row(workload, label, statistics.median(samples[label]), base) for label, _ in entries]
+
+
 def _stream_rows(impls, msgpack, n, repeat, notes):
-    rows = []
     recs = records(n)
     data = b"".join(polycodec.packb(r) for r in recs)
     feed = pieces(data, 64 * KiB)
-    w = f"P1 stream {n:,} records ({len(data) / n:.0f} B) in 64 KiB pieces"
+    entries = []
     if msgpack is not None:
-        def mp():
-            return fed(msgpack.Unpacker(raw=False), feed)
-        assert mp() == recs
-        rows.append(Row(w, "msgpack Unpacker", timeit(mp, repeat), "msgpack Unpacker"))
+        entries.append(("msgpack Unpacker", lambda: fed(msgpack.Unpacker(raw=False), feed)))
     for name, impl in impls.items():
-        def ours(impl=impl):
-            return fed(impl.Unpacker(), feed)
-        assert ours() == recs
-        t = timeit(ours, repeat)
-        rows.append(Row(w, f"polycodec {name}", t, "msgpack Unpacker", f"{n / t:,.0f} rec/s"))
+        entries.append((f"polycodec {name}", lambda impl=impl: fed(impl.Unpacker(), feed)))
+    for label, fn in entries:
+        assert fn() == recs, label
+    rows = paired(f"P1 stream {n:,} records ({len(data) / n:.0f} B) in 64 KiB pieces",
+                  entries, repeat)
+    for row in rows:
+        row.note = f"{n / row.seconds:,.0f} rec/s"
 
     frames, total = 4, 16 * MiB
     arr = np.arange(total // 4, dtype=np.float32)
     frame = polycodec.packb(arr)
-    feed2 = pieces(frame, MiB) * frames
-    w = f"P2 {frames} x 16 MiB float32 frames in 1 MiB pieces"
+    per_frame = pieces(frame, MiB)
     target = np.empty(len(frame), np.uint8)
 
     def copy():
-        for j in range(frames):
+        for _ in range(frames):
             at = 0
-            for p in feed2[j * len(feed2) // frames:(j + 1) * len(feed2) // frames]:
+            for p in per_frame:
                 target[at:at + len(p)] = np.frombuffer(p, np.uint8)
                 at += len(p)
-    rows.append(Row(w, "copy into preallocated", timeit(copy, repeat), "copy into preallocated"))
-    for name, impl in impls.items():
-        def ours(impl=impl):
-            u = impl.Unpacker()
-            out = None
-            for p in feed2:
+
+    streams = {name: impl.Unpacker() for name, impl in impls.items()}   # one long stream each
+
+    def ours(name):
+        u = streams[name]
+        out = None
+        for _ in range(frames):
+            for p in per_frame:
                 u.feed(p)
                 for out in u:
                     pass
-            return out
-        assert np.array_equal(ours(), arr)
-        rows.append(Row(w, f"polycodec {name}", timeit(ours, repeat), "copy into preallocated"))
+        return out
+    entries = [("copy into preallocated", copy)]
+    for name in impls:
+        assert np.array_equal(ours(name), arr)
+        entries.append((f"polycodec {name}", lambda name=name: ours(name)))
+    rows += paired(f"P2 {frames} x 16 MiB float32 frames in 1 MiB pieces", entries, repeat)
     notes.append("P1/P2: targets polycodec cython >= 1.0x msgpack's speed (ratio <= 1.00) and "
                  ">= 0.8x the copy's speed (ratio <= 1.25). P2: each decoded array is a view "
-                 "of one right-sized buffer the pieces were copied into.")
+                 "of one right-sized buffer the pieces were copied into (one Unpacker per "
+                 "stream: its buffers are reused once the previous frames' arrays are gone, as "
+                 "the copy reuses its one target).")
     return rows
 
 
@@ -100,23 +121,24 @@ def _dask_rows(repeat, notes):
     except ImportError as exc:
         notes.append(f"P3/P4 skipped: {exc} (pip install polycodec[dask])")
         return []
-    rows = []
+
+    def through(value, names):
+        return lambda: deserialize(*serialize(value, serializers=names))
     value = w3_list()
-    w = "P3 Dask serialize+deserialize W3 (1,000 dicts, 1 KiB arrays)"
-    for names, label in ((["pickle"], "dask pickle family"), (["dask", "pickle"], "dask defaults"),
-                         (pdask.STRICT, "polycodec family")):
-        def run(names=names):
-            return deserialize(*serialize(value, serializers=names))
-        assert w3_equal(run(), value)
-        rows.append(Row(w, label, timeit(run, repeat), "dask pickle family"))
+    entries = [("dask pickle family", through(value, ["pickle"])),
+               ("dask defaults", through(value, ["dask", "pickle"])),
+               ("polycodec family", through(value, pdask.STRICT))]
+    for label, fn in entries:
+        assert w3_equal(fn(), value), label
+    rows = paired("P3 Dask serialize+deserialize W3 (1,000 dicts, 1 KiB arrays)", entries,
+                  repeat)
     big = np.arange(16 * MiB, dtype=np.float32)
-    w = "P3 Dask serialize+deserialize one 64 MiB array"
-    for names, label in ((["dask"], "dask family"), (["pickle"], "dask pickle family"),
-                         (pdask.STRICT, "polycodec family")):
-        def run(names=names):
-            return deserialize(*serialize(big, serializers=names))
-        assert np.array_equal(run(), big)
-        rows.append(Row(w, label, timeit(run, repeat), "dask family"))
+    entries = [("dask family", through(big, ["dask"])),
+               ("dask pickle family", through(big, ["pickle"])),
+               ("polycodec family", through(big, pdask.STRICT))]
+    for label, fn in entries:
+        assert np.array_equal(fn(), big), label
+    rows += paired("P3 Dask serialize+deserialize one 64 MiB array", entries, repeat, 200)
     notes.append("P3: targets polycodec >= 2x faster than the pickle family on W3 (ratio <= "
                  "0.50) and <= 1.1x the dask family on 64 MiB. In one process the frames are "
                  "handed over as they are (no socket): both sides are views.")
