@@ -157,8 +157,8 @@ def _cluster_rows(n_values, notes):
     for label, make in (("default serializers", lambda c: distributed.Client(c)),
                         ("polycodec.dask.connect", lambda c: pdask.connect(c))):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      host="127.0.0.1", dashboard_address=None,
-                                      worker_dashboard_address=None) as cluster, \
+                                      host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                      worker_dashboard_address="127.0.0.1:0") as cluster, \
                 make(cluster) as client:
             client.wait_for_workers(2)
             a, b = sorted(client.scheduler_info()["workers"])
