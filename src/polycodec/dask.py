@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import os
 
-from distributed import Client
-from distributed.diagnostics.plugin import WorkerPlugin
-from distributed.protocol.serialize import register_serialization_family
+try:
+    from distributed import Client
+    from distributed.diagnostics.plugin import WorkerPlugin
+    from distributed.protocol.serialize import register_serialization_family
+except ImportError as exc:    # the optional extra
+    raise ImportError(f"polycodec.dask needs distributed (pip install polycodec[dask]): "
+                      f"{exc}") from exc
 
 from . import Decoder, Encoder, _common
 from .errors import DecodeError, EncodeError
