@@ -249,12 +249,18 @@ def test_depth_limit_in_a_stream(impl):
 
 
 def test_endless_nesting_and_garbage_never_hang(impl):
-    u = impl.Unpacker()
-    for _ in range(100):
-        u.feed(b"\x91" * 1000)
-        with pytest.raises(DecodeError):
+    u = impl.Unpacker()               # nesting without end: refused at max_depth, not buffered
+    with pytest.raises(DecodeError, match="max_depth=256"):
+        for _ in range(100):
+            u.feed(b"\x91" * 1000)
             list(u)
-        break
+    u = impl.Unpacker()               # a value that never completes: waits, then EOF says so
+    u.feed(b"\xc5\xff\xff" + b"x" * 1000)
+    for _ in range(3):
+        assert list(u) == [] and u.take(5) == [] and u.skip() is False
+    u.close()
+    with pytest.raises(DecodeError, match="truncated"):
+        next(u)
     u = impl.Unpacker()
     u.feed(b"\xc1")
     with pytest.raises(DecodeError, match="0xc1"):
