@@ -18,9 +18,12 @@ from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 
 from _endian cimport pc_store16, pc_store32, pc_store64, pc_double_bits
-from _pyfast cimport pc_small_long
+from _pyfast cimport pc_plain, pc_small_long
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 from polycodec import _common
 from polycodec.codecs import default_registry
@@ -77,6 +80,8 @@ cdef class _EncodeState:
     cdef bint strict
     cdef int max_depth
     cdef Py_ssize_t min_oob
+    cdef object last_dtype       # the dtype of the last small array and its wire string
+    cdef object last_ds
 
     def __cinit__(self):
         self.buf = NULL
@@ -355,6 +360,10 @@ cdef class _EncodeState:
                     return 0
                 return self._list(<list>obj, depth)
             return self._tuple(<tuple>obj, depth)
+        if cnp.PyArray_CheckExact(obj) and not self.encoders:   # codecs come before arrays
+            if depth >= self.max_depth:
+                raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
+            return self._array(<cnp.ndarray>obj)
         return self._slow(obj, depth)
 
     cdef int _slow(self, obj, int depth) except -1:
@@ -412,8 +421,11 @@ cdef class _EncodeState:
         self._head(0x90, 16, 0, 0xDC, 0xDD, n)
         try:                      # one handler per container, not per item: the hot path
             while i < n and i < PyList_GET_SIZE(obj):   # a hook may have shortened it
-                item = <object>PyList_GET_ITEM(obj, i)  # a reference for the item's time
-                self._pack(item, depth + 1)
+                if pc_plain(PyList_GET_ITEM(obj, i)):     # no Python code runs: borrowed
+                    self._pack(<object>PyList_GET_ITEM(obj, i), depth + 1)
+                else:
+                    item = <object>PyList_GET_ITEM(obj, i)  # held while hooks may run
+                    self._pack(item, depth + 1)
                 i += 1
         except _Fail as e:
             e.parts.append(i)
@@ -452,39 +464,56 @@ cdef class _EncodeState:
                 return self._pack(out, depth)
         self._head(0x80, 16, 0, 0xDE, 0xDF, len(obj))
         cdef Py_ssize_t ppos = 0
-        cdef PyObject *pk
+        cdef PyObject *pk = NULL
         cdef PyObject *pv
         cdef bint has_rtype = False
+        cdef bint held = False    # `key` holds the current key (else pk, borrowed, names it)
         rvalue = None
         key = None
-        try:                      # `key` names the entry being written when a _Fail rises
-            while PyDict_Next(obj, &ppos, &pk, &pv):   # borrowed; key/value hold references
-                key = <object>pk
-                value = <object>pv
-                if type(key) is str:
+        try:
+            # Keys and plain values are used borrowed: writing them runs no Python code, so
+            # the dict cannot change meanwhile. Other values may call hooks: references then.
+            while PyDict_Next(obj, &ppos, &pk, &pv):
+                held = False
+                if PyUnicode_CheckExact(<object>pk):
                     # an exact-str `_rtype` key is written last, with its value
-                    if PyUnicode_IS_COMPACT_ASCII(key) and PyUnicode_GET_LENGTH(key) == 6 \
-                            and memcmp(PyUnicode_DATA(key), b"_rtype", 6) == 0:
+                    if PyUnicode_IS_COMPACT_ASCII(<object>pk) and \
+                            PyUnicode_GET_LENGTH(<object>pk) == 6 and \
+                            (<const char*>PyUnicode_DATA(<object>pk))[0] == b'_' and \
+                            memcmp(PyUnicode_DATA(<object>pk), b"_rtype", 6) == 0:
                         has_rtype = True
-                        rvalue = value
+                        rvalue = <object>pv
                         continue
-                    self._str(key)
-                elif PyUnicode_Check(key):
-                    self._str(key)
-                elif PyBytes_Check(key):
-                    self._bytes(key)
-                elif self.strict:
-                    raise _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
-                                "(strict_map_key=False allows it)")
+                    self._str(<object>pk)
                 else:
-                    self._pack(key, depth + 1)
-                self._pack(value, depth + 1)
+                    key = <object>pk
+                    held = True
+                    value = <object>pv
+                    if PyUnicode_Check(key):
+                        self._str(key)
+                    elif PyBytes_Check(key):
+                        self._bytes(key)
+                    elif self.strict:
+                        raise _Fail(f"map key {key!r} of type {type(key).__name__} is not "
+                                    "str (strict_map_key=False allows it)")
+                    else:
+                        self._pack(key, depth + 1)
+                    self._pack(value, depth + 1)
+                    continue
+                if pc_plain(pv):
+                    self._pack(<object>pv, depth + 1)
+                else:
+                    key = <object>pk
+                    held = True
+                    value = <object>pv
+                    self._pack(value, depth + 1)
             if has_rtype:
                 key = _S_RTYPE
+                held = True
                 self._str(_S_RTYPE)
                 self._pack(rvalue, depth + 1)
         except _Fail as e:
-            e.parts.append(key)
+            e.parts.append(key if held else <object>pk)
             raise
         return 0
 
@@ -545,6 +574,56 @@ cdef class _EncodeState:
         self._str("memoryview")
         self._str(RVALUE)
         return self._plain_bin(obj)
+
+    cdef int _array(self, cnp.ndarray arr) except -1:
+        """An exact ndarray through the C API: what _ndarray writes, without attribute calls
+        (small C-contiguous arrays; the others go to _ndarray)."""
+        cdef Py_ssize_t n = cnp.PyArray_NBYTES(arr)
+        if n >= self.min_oob or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+            return self._ndarray(arr)
+        dtype = <object>cnp.PyArray_DESCR(arr)
+        if dtype is not self.last_dtype:
+            ds = _DTYPE_STR.get(dtype)
+            if ds is None:
+                ds = _dtype_str(dtype)      # refuses object, structured, subarray dtypes
+            self.last_ds = ds
+            self.last_dtype = dtype
+        cdef int nd = cnp.PyArray_NDIM(arr)
+        cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(arr)
+        cdef int i
+        self._raw(b"\x84\xa6_rtype\xa7ndarray\xa7_rvalue", 24)
+        self._bin_head(n)
+        self._raw(<const char*>cnp.PyArray_DATA(arr), n)
+        self._raw(b"\xa7_rshape", 8)
+        self._head(0x90, 16, 0, 0xDC, 0xDD, nd)
+        for i in range(nd):
+            self._uint(<unsigned long long>dims[i])
+        self._raw(b"\xa7_rdtype", 8)
+        return self._str(self.last_ds)
+
+    cdef int _uint(self, unsigned long long v) except -1:
+        self._reserve(9)
+        cdef char *p = self.buf + self.length
+        if v < 0x80:
+            p[0] = <char>v
+            self.length += 1
+        elif v <= 0xFF:
+            p[0] = <char>0xCC
+            p[1] = <char>v
+            self.length += 2
+        elif v <= 0xFFFF:
+            p[0] = <char>0xCD
+            pc_store16(p + 1, <unsigned short>v)
+            self.length += 3
+        elif v <= 0xFFFFFFFF:
+            p[0] = <char>0xCE
+            pc_store32(p + 1, <unsigned int>v)
+            self.length += 5
+        else:
+            p[0] = <char>0xCF
+            pc_store64(p + 1, <uint64_t>v)
+            self.length += 9
+        return 0
 
     cdef int _ndarray(self, arr) except -1:
         dtype = arr.dtype
@@ -612,7 +691,7 @@ cdef object _byte_view(arr):
     return memoryview(arr.reshape(-1).view(_uint8))
 
 
-cdef Py_ssize_t _KEEP_CAPACITY = 1 << 16   # a reused buffer larger than this is shrunk
+cdef Py_ssize_t _KEEP_CAPACITY = 1 << 22   # a reused buffer larger than this (4 MiB) is shrunk
 
 
 cdef class Encoder:

@@ -189,3 +189,28 @@ def test_exported():
     assert {"Encoder", "Decoder"} <= set(polycodec.__all__)
     impl = polycodec.implementations()[polycodec.IMPLEMENTATION]
     assert polycodec.Encoder is impl.Encoder and polycodec.Decoder is impl.Decoder
+
+
+def test_decoder_keys_that_share_a_cache_slot(impl):
+    """Keys alike in length and in the bytes the compiled key cache hashes stay distinct."""
+    dec = impl.Decoder()
+    rows = [{"abcd": 1, "aqcd": 2, "azcd": 3}, {"aqcd": 4, "abcd": 5}, {"é": 1, "e": 2},
+            {"": 0, "x" * 16: 1, "x" * 17: 2}]
+    for row in rows * 3:
+        out = dec.decode(impl.packb(row))
+        assert out == row and list(out) == list(row)
+
+
+def test_one_decoder_key_cache_shared_across_threads(impl):
+    """Threads decoding records with different key sets through one Decoder (one key cache)
+    each get their own keys back."""
+    dec = impl.Decoder()
+    frames = [impl.packb([{f"k{t}_{j}": j for j in range(12)} for _ in range(50)])
+              for t in range(16)]
+    expected = [impl.unpackb(f) for f in frames]
+
+    def run(t):
+        return [dec.decode(frames[t % 16]) == expected[t % 16] for _ in range(20)]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(all(r) for r in pool.map(run, range(64)))
