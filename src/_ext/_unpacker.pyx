@@ -742,7 +742,7 @@ def decode_run(Decoder decoder, buf, Py_ssize_t offset, Py_ssize_t count):
     loop, one call per fed piece instead of one per value. The caller has scanned the values
     complete, and checks sizes itself (the decoder's max_size would count the whole run)."""
     cdef _DecodeState u = decoder._state(buf, offset)
-    pin = _Pinned(u)
+    pin = _pin(u)
     cdef list out = []
     cdef Py_ssize_t i
     for i in range(count):
