@@ -90,12 +90,13 @@ def test_decoder_options_match_unpackb(impl):
 
 BAD_ENCODER = [
     (dict(default=3), TypeError), (dict(codecs={}), TypeError), (dict(max_depth=-1), ValueError),
-    (dict(max_depth=2**40), ValueError), (dict(max_depth="3"), ValueError),
-    (dict(min_oob=0), ValueError), (dict(min_oob=1.5), ValueError),
+    (dict(max_depth=2**40), ValueError), (dict(max_depth="3"), TypeError),
+    (dict(min_oob=0), ValueError), (dict(min_oob=1.5), TypeError),
 ]
 BAD_DECODER = [
     (dict(dict_type=3), TypeError), (dict(max_size=-1), ValueError),
-    (dict(max_size=None), ValueError), (dict(max_depth=True), ValueError),
+    (dict(max_size=None), TypeError), (dict(max_depth=True), TypeError),
+    (dict(max_items=-1), ValueError),
     (dict(codecs=[]), TypeError), (dict(rtype_hook="x"), TypeError),
 ]
 
