@@ -828,5 +828,6 @@ def decode_run(Decoder decoder, buf, Py_ssize_t offset, Py_ssize_t count):
     cdef list out = []
     cdef Py_ssize_t i
     for i in range(count):
+        u.items = u.max_items        # the max_items budget is per value
         out.append(u.read(0, False))
     return out, u.pos

@@ -407,3 +407,13 @@ def test_a_buffer_with_a_live_view_is_never_reused(impl):
         assert id(owner(x)) != held and np.array_equal(x, arr)
         del x
     assert np.array_equal(keep, arr[5:9])
+
+
+def test_max_items_counts_each_value_on_its_own(impl):
+    u = impl.Unpacker(max_items=10)
+    u.feed(b"".join(impl.packb(list(range(8))) for _ in range(5)) + impl.packb(list(range(20))))
+    assert u.take(5) == [list(range(8))] * 5        # 40 items in all, at most 8 per value
+    with pytest.raises(DecodeError, match="max_items=10"):
+        next(u)
+    with pytest.raises(ValueError):
+        impl.Unpacker(max_depth=10**9)               # the decoder's hard depth cap applies
