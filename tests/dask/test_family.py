@@ -7,12 +7,14 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tests.conftest import missing
+from tests.conftest import REQUIRE_ALL
 
 try:
     import distributed  # noqa: F401
 except ImportError:
-    missing("distributed")
+    if REQUIRE_ALL:
+        raise
+    pytest.skip("missing: distributed (pip install polycodec[dask])", allow_module_level=True)
 
 from distributed.protocol import deserialize, serialize  # noqa: E402
 from hypothesis import given  # noqa: E402
