@@ -24,7 +24,7 @@ class RtypeRow:
 
     name:        row id (also the `_rtype` string when `rtype` is set)
     rtype:       the `_rtype` emitted, or None for plain msgpack values
-    python:      which Python values produce it (prose, as in the spec)
+    python:      which Python values produce it (prose, as in docs/wire-hypha.md)
     keys:        emitted key order of the encoded map
     decoded_as:  what `unpackb` returns for it (prose; tests use `decoded_form`)
     from_python: True when the Python reference client emits it (byte-equality is checked),

@@ -25,7 +25,7 @@ from .errors import HybridSdkError
 from .transport import (AsyncTransport, Config, HybridResponse, Transport,
                         close_worker_transports)
 
-# execute() options of the reference (seed table), with their reference defaults
+# execute() options of the reference (its documented table), with their reference defaults
 EXECUTE_OPTIONS = {
     "active_since": None, "source_system": None, "correlation_id": None, "call_purpose": None,
     "compiler_type": None, "subservices": None, "debug_solve": None, "echo_inputs": False,
