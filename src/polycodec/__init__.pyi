@@ -1,0 +1,37 @@
+# The core's public API. The implementation is chosen at import time (compiled core or
+# fallback); both have the signatures of fallback.pyi. A new public name: one import line
+# here and one entry in __all__ (tests/test_public_api.py checks both against the package).
+from types import ModuleType
+from typing import Final, Literal
+
+from . import spec as spec
+from ._common import Bin as Bin
+from .codecs import (
+    CodecRegistry as CodecRegistry,
+    default_registry as default_registry,
+    register_codec as register_codec,
+    unregister_codec as unregister_codec,
+)
+from .errors import DecodeError as DecodeError, EncodeError as EncodeError, RemoteError as RemoteError
+from .fallback import (
+    Reassembler as Reassembler,
+    chunks as chunks,
+    decode as decode,
+    encode as encode,
+    pack_segments as pack_segments,
+    packb as packb,
+    skip as skip,
+    unpack_from as unpack_from,
+    unpackb as unpackb,
+)
+
+__version__: Final[str]
+IMPLEMENTATION: Final[Literal["cython", "python"]]
+
+def implementations() -> dict[str, ModuleType]: ...
+
+__all__ = [
+    "IMPLEMENTATION", "packb", "pack_segments", "unpackb", "unpack_from", "skip", "Bin", "encode",
+    "decode", "chunks", "Reassembler", "register_codec", "unregister_codec", "CodecRegistry",
+    "default_registry", "DecodeError", "EncodeError", "RemoteError", "spec", "implementations",
+]

@@ -1,0 +1,95 @@
+# The core API's types, written once: polycodec, polycodec.fallback and polycodec._compiled
+# all expose these (stubtest checks each of them against this file).
+from collections.abc import Callable, MutableMapping, Sequence
+from typing import Any
+
+from typing_extensions import Buffer, TypeAlias
+
+from .codecs import CodecRegistry
+
+_Default: TypeAlias = Callable[[Any], Any]    # default(obj) -> an encodable replacement
+_RtypeHook: TypeAlias = Callable[[Any], Any]  # rtype_hook(map with an unknown _rtype) -> value
+_DictType: TypeAlias = Callable[[], MutableMapping[Any, Any]]
+_Segment: TypeAlias = bytes | memoryview
+
+def encode(
+    obj: object,
+    *,
+    default: _Default | None = None,
+    strict_map_key: bool = True,
+    codecs: CodecRegistry | None = None,
+    max_depth: int = 256,
+) -> Any: ...
+def decode(
+    tree: Any,
+    *,
+    copy: bool = False,
+    dict_type: _DictType = ...,
+    strict_map_key: bool = True,
+    max_size: int | None = None,
+    max_depth: int = 256,
+    codecs: CodecRegistry | None = None,
+    rtype_hook: _RtypeHook | None = None,
+) -> Any: ...
+def pack_segments(
+    obj: object,
+    *,
+    default: _Default | None = None,
+    min_oob: int = 65536,
+    strict_map_key: bool = True,
+    codecs: CodecRegistry | None = None,
+    max_depth: int = 256,
+) -> list[_Segment]: ...
+def packb(
+    obj: object,
+    *,
+    default: _Default | None = None,
+    strict_map_key: bool = True,
+    codecs: CodecRegistry | None = None,
+    max_depth: int = 256,
+) -> bytes: ...
+def unpack_from(
+    buf: Buffer,
+    offset: int = 0,
+    *,
+    copy: bool = False,
+    dict_type: _DictType = ...,
+    strict_map_key: bool = True,
+    max_size: int = 2147483648,
+    max_depth: int = 256,
+    codecs: CodecRegistry | None = None,
+    rtype_hook: _RtypeHook | None = None,
+    bin_views: bool = False,
+) -> tuple[Any, int]: ...
+def unpackb(
+    buf: Buffer,
+    *,
+    copy: bool = False,
+    dict_type: _DictType = ...,
+    strict_map_key: bool = True,
+    max_size: int = 2147483648,
+    max_depth: int = 256,
+    codecs: CodecRegistry | None = None,
+    rtype_hook: _RtypeHook | None = None,
+    bin_views: bool = False,
+) -> Any: ...
+def skip(buf: Buffer, offset: int = 0, *, max_size: int = 2147483648, max_depth: int = 256) -> int: ...
+def chunks(data: Buffer | Sequence[Buffer], size: int = 262144) -> list[_Segment]: ...
+
+class Reassembler:
+    max_size: int
+    chunk_size: int | None
+    max_chunks: int
+    count: int | None
+    def __init__(
+        self,
+        count: int | None = None,
+        *,
+        max_size: int = 2147483648,
+        chunk_size: int | None = 262144,
+        max_chunks: int = 8192,
+    ) -> None: ...
+    def __len__(self) -> int: ...
+    def add(self, index: int, chunk: Buffer) -> None: ...
+    def missing(self, count: int | None = None) -> list[int]: ...
+    def result(self, count: int | None = None) -> memoryview: ...

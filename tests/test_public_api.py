@@ -1,0 +1,138 @@
+"""The exported names: `__all__` is what each package exposes, every exported name exists and
+is documented, the core's stub lists the same names, and both core implementations have the
+same signatures for every public function and class."""
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+import polycodec
+from polycodec import fallback
+
+from .conftest import REQUIRE_EXT
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "polycodec"
+PACKAGES = ["polycodec", "polycodec.hypha", "polycodec.hybrid", "polycodec.sockets",
+            "polycodec.backends"]
+# where each package's names are documented (README.md counts for all)
+PAGES = {"polycodec": ["core.md"], "polycodec.hypha": ["hypha.md"],
+         "polycodec.hybrid": ["hybrid.md"], "polycodec.sockets": ["sockets.md"],
+         "polycodec.backends": ["backends.md"]}
+
+
+def _public(obj):
+    return [n for n in dir(obj) if not n.startswith("_")]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_names_exist_once(name):
+    pkg = importlib.import_module(name)
+    assert len(set(pkg.__all__)) == len(pkg.__all__), "a name is listed twice"
+    missing = [n for n in pkg.__all__ if not hasattr(pkg, n)]
+    assert not missing, f"{name}.__all__ lists names it does not have: {missing}"
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_dir_shows_only_the_api_and_subpackages(name):
+    """No helper imports (`os`, `annotations`, ...) leak into the namespace."""
+    pkg = importlib.import_module(name)
+    children = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+    stray = [n for n in _public(pkg) if n not in pkg.__all__ and n not in children]
+    assert not stray, f"{name} exposes names outside __all__: {stray}"
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_every_exported_name_is_documented(name):
+    pkg = importlib.import_module(name)
+    text = (ROOT / "README.md").read_text() + "".join(
+        (ROOT / "docs" / page).read_text() for page in PAGES[name])
+    undocumented = [n for n in pkg.__all__ if not re.search(rf"`[^`]*\b{n}\b", text)]
+    assert not undocumented, f"{name}: not in README.md or docs/{PAGES[name]}: {undocumented}"
+
+
+def _stub_all(path):
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "__all__":
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path} has no __all__")
+
+
+def test_core_stub_lists_the_same_names():
+    assert _stub_all(SRC / "__init__.pyi") == polycodec.__all__
+
+
+def test_core_stub_declares_every_name():
+    """Each name of the stub's __all__ is imported or defined in the stub."""
+    tree = ast.parse((SRC / "__init__.pyi").read_text())
+    declared = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            declared |= {a.asname or a.name for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            declared.add(node.name)
+        elif isinstance(node, ast.AnnAssign):
+            declared.add(node.target.id)
+    assert set(polycodec.__all__) <= declared
+
+
+def test_package_ships_its_typing_marker():
+    assert (SRC / "py.typed").is_file()
+
+
+# ------------------------------------------------------------ both implementations agree
+def _impl_names():
+    """Names of __all__ that each implementation defines (the rest come from shared modules)."""
+    return [n for n in polycodec.__all__
+            if getattr(getattr(fallback, n, None), "__module__", None) == fallback.__name__]
+
+
+def _members(obj):
+    """(qualified name, callable) for obj and, for a class, its public methods."""
+    yield "", obj
+    if inspect.isclass(obj):
+        for n in _public(obj):
+            member = inspect.getattr_static(obj, n)
+            if callable(member) or isinstance(member, (staticmethod, classmethod)):
+                yield f".{n}", getattr(obj, n)
+        for n in ("__init__", "__call__", "__iter__", "__len__"):
+            if n in vars(obj) or any(n in vars(b) for b in obj.__mro__[1:-1]):
+                yield f".{n}", getattr(obj, n)
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    impls = polycodec.implementations()
+    if "cython" not in impls:
+        if REQUIRE_EXT:
+            pytest.fail("the compiled core is not built (POLYCODEC_REQUIRE_EXT=1)")
+        pytest.skip("compiled core not built")
+    return impls["cython"]
+
+
+def test_impl_names_cover_the_core_api():
+    assert {"packb", "pack_segments", "unpackb", "unpack_from", "skip", "encode", "decode",
+            "chunks", "Reassembler"} <= set(_impl_names())
+
+
+@pytest.mark.parametrize("name", _impl_names())
+def test_implementations_have_identical_signatures(name, compiled):
+    assert hasattr(compiled, name), f"polycodec._compiled lacks {name}"
+    ours = dict(_members(getattr(fallback, name)))
+    theirs = dict(_members(getattr(compiled, name)))
+    assert sorted(theirs) == sorted(ours), f"{name}: public members differ"
+    for member, fn in ours.items():
+        assert inspect.signature(getattr(compiled, name) if not member else theirs[member]) \
+            == inspect.signature(fn), f"{name}{member}"
+
+
+@pytest.mark.parametrize("name", _impl_names())
+def test_exported_object_is_the_chosen_implementation(name):
+    chosen = polycodec.implementations()[polycodec.IMPLEMENTATION]
+    assert getattr(polycodec, name) is getattr(chosen, name)
