@@ -64,13 +64,26 @@ def _stub_all(path):
     raise AssertionError(f"{path} has no __all__")
 
 
-def test_core_stub_lists_the_same_names():
-    assert _stub_all(SRC / "__init__.pyi") == polycodec.__all__
+def _stub(name):
+    return SRC.joinpath(*name.split(".")[1:], "__init__.pyi")
 
 
-def test_core_stub_declares_every_name():
-    """Each name of the stub's __all__ is imported or defined in the stub."""
-    tree = ast.parse((SRC / "__init__.pyi").read_text())
+STUBBED = [name for name in PACKAGES if _stub(name).exists()]
+
+
+def test_core_has_a_stub():
+    assert "polycodec" in STUBBED
+
+
+@pytest.mark.parametrize("name", STUBBED)
+def test_stub_lists_the_same_names(name):
+    assert _stub_all(_stub(name)) == importlib.import_module(name).__all__
+
+
+@pytest.mark.parametrize("name", STUBBED)
+def test_stub_declares_every_name(name):
+    """Each name of a stub's __all__ is imported or defined in the stub."""
+    tree = ast.parse(_stub(name).read_text())
     declared = set()
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
@@ -79,7 +92,7 @@ def test_core_stub_declares_every_name():
             declared.add(node.name)
         elif isinstance(node, ast.AnnAssign):
             declared.add(node.target.id)
-    assert set(polycodec.__all__) <= declared
+    assert set(_stub_all(_stub(name))) <= declared
 
 
 def test_package_ships_its_typing_marker():

@@ -64,7 +64,7 @@ async def hypha() -> None:
         on: bool = polycodec.hypha.is_accelerated()
     polycodec.hypha.deaccelerate()
     limits = polycodec.hypha.Limits(max_message_size=1 << 20, reassembly_timeout=60.0)
-    frame = polycodec.hypha.pack_frame({"type": "method"}, {"args": [1]})
+    frame = polycodec.hypha.pack_frame({"type": "method"}, [("args", [polycodec.packb([1])])])
     message, refused = polycodec.hypha.parse_frame(b"".join(bytes(s) for s in frame))
     print(options, on, limits, message, refused, polycodec.hypha.SUPPORTED_VERSIONS,
           polycodec.hypha.TRUSTED_KEYS, polycodec.hypha.ChunkSender,
@@ -104,6 +104,12 @@ def sockets() -> None:
         runtime_name=runtime, source='print("custom_script")')))
     socket.remove_endpoint(endpoint_name="my_endpoint")
     socket.remove_dependency(dependency_name="custom_script")
+    raw: bytes = polycodec.sockets.to_body(socket)
+    back: polycodec.sockets.CustomSocket = polycodec.sockets.from_payload(raw)
+    found: list[polycodec.sockets.Problem] = polycodec.sockets.problems(back)
+    polycodec.sockets.validate(back)
+    polycodec.sockets.to_body("my_custom_socket")  # type: ignore[arg-type]
+    print(found, polycodec.sockets.update_payload(back))
     payload = socket.to_payload()
     body = socket.to_body()
     CustomSocket.from_payload(body)
@@ -137,3 +143,5 @@ def backends() -> None:
           polycodec.backends.parse_install_response, polycodec.backends.to_json_safe,
           polycodec.backends.spec.PARTITION_HEADER)
     polycodec.backends.encode_id(b"bytes")  # type: ignore[arg-type]
+    polycodec.backends.install_request(["pyrun_backend#0.1.0"], partition=1)  # type: ignore[arg-type]
+    polycodec.backends.to_json_safe(float("nan"), nonfinite="zero")  # type: ignore[arg-type]
