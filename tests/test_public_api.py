@@ -83,16 +83,26 @@ def test_stub_lists_the_same_names(name):
 @pytest.mark.parametrize("name", STUBBED)
 def test_stub_declares_every_name(name):
     """Each name of a stub's __all__ is imported or defined in the stub."""
-    tree = ast.parse(_stub(name).read_text())
+    stub = _stub(name)
+    assert set(_stub_all(stub)) <= _declared(stub)
+
+
+def _declared(stub):
+    """Names a stub re-exports (`import x as x`) or defines; a star import brings the other
+    stub's public ones."""
     declared = set()
-    for node in tree.body:
+    for node in ast.parse(stub.read_text()).body:
         if isinstance(node, ast.ImportFrom):
-            declared |= {a.asname or a.name for a in node.names}
+            if node.names[0].name == "*":
+                other = stub.parent / f"{node.module}.pyi"
+                declared |= {n for n in _declared(other) if not n.startswith("_")}
+            declared |= {a.asname for a in node.names if a.asname == a.name}
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             declared.add(node.name)
-        elif isinstance(node, ast.AnnAssign):
-            declared.add(node.target.id)
-    assert set(_stub_all(_stub(name))) <= declared
+        elif isinstance(node, (ast.AnnAssign, ast.Assign)):
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            declared.add(getattr(target, "id", ""))
+    return declared
 
 
 def test_package_ships_its_typing_marker():

@@ -1,6 +1,7 @@
 # The core's public API. The implementation is chosen at import time (compiled core or
-# fallback); both have the signatures of fallback.pyi. A new public name: one import line
-# here and one entry in __all__ (tests/test_public_api.py checks both against the package).
+# fallback); both have the signatures of fallback.pyi. A new name of the implementation: its
+# declaration in fallback.pyi and its entry in __all__ here; any other name: an import line
+# here and the entry (tests/test_public_api.py and .ci/types check both against the package).
 from types import ModuleType
 from typing import Final, Literal
 
@@ -13,17 +14,7 @@ from .codecs import (
     unregister_codec as unregister_codec,
 )
 from .errors import DecodeError as DecodeError, EncodeError as EncodeError, RemoteError as RemoteError
-from .fallback import (
-    Reassembler as Reassembler,
-    chunks as chunks,
-    decode as decode,
-    encode as encode,
-    pack_segments as pack_segments,
-    packb as packb,
-    skip as skip,
-    unpack_from as unpack_from,
-    unpackb as unpackb,
-)
+from .fallback import *  # the functions and classes of the implementation
 
 __version__: Final[str]
 IMPLEMENTATION: Final[Literal["cython", "python"]]
