@@ -13,7 +13,13 @@ from .codecs import (
     register_codec as register_codec,
     unregister_codec as unregister_codec,
 )
-from .errors import DecodeError as DecodeError, EncodeError as EncodeError, RemoteError as RemoteError
+from .errors import (
+    DecodeError as DecodeError,
+    EncodeError as EncodeError,
+    PolycodecError as PolycodecError,
+    Problem as Problem,
+    RemoteError as RemoteError,
+)
 from .fallback import *  # the functions and classes of the implementation
 
 __version__: Final[str]
@@ -24,5 +30,6 @@ def implementations() -> dict[str, ModuleType]: ...
 __all__ = [
     "IMPLEMENTATION", "packb", "pack_segments", "unpackb", "unpack_from", "skip", "Bin", "encode",
     "decode", "chunks", "Reassembler", "register_codec", "unregister_codec", "CodecRegistry",
-    "default_registry", "DecodeError", "EncodeError", "RemoteError", "spec", "implementations",
+    "default_registry", "PolycodecError", "Problem", "DecodeError", "EncodeError", "RemoteError",
+    "spec", "implementations",
 ]

@@ -30,6 +30,7 @@ def decode(
     max_depth: int = 256,
     codecs: CodecRegistry | None = None,
     rtype_hook: _RtypeHook | None = None,
+    max_items: int = 16777216,
 ) -> Any: ...
 def pack_segments(
     obj: object,
@@ -60,6 +61,7 @@ def unpack_from(
     codecs: CodecRegistry | None = None,
     rtype_hook: _RtypeHook | None = None,
     bin_views: bool = False,
+    max_items: int = 16777216,
 ) -> tuple[Any, int]: ...
 def unpackb(
     buf: Buffer,
@@ -72,6 +74,7 @@ def unpackb(
     codecs: CodecRegistry | None = None,
     rtype_hook: _RtypeHook | None = None,
     bin_views: bool = False,
+    max_items: int = 16777216,
 ) -> Any: ...
 def skip(buf: Buffer, offset: int = 0, *, max_size: int = 2147483648, max_depth: int = 256) -> int: ...
 def chunks(data: Buffer | Sequence[Buffer], size: int = 262144) -> list[_Segment]: ...

@@ -20,7 +20,7 @@ def core() -> None:
     arr = np.linspace(0, 1, 5, dtype=np.float32)
     frame: bytes = polycodec.packb({"x": arr, "tags": {"a", "b"}}, default=repr, max_depth=64)
     segments: list[bytes | memoryview] = polycodec.pack_segments(arr, min_oob=1024)
-    value = polycodec.unpackb(frame, copy=True, max_size=1 << 20, dict_type=dict)
+    value = polycodec.unpackb(frame, copy=True, max_size=1 << 20, dict_type=dict, max_items=1000)
     main, end = polycodec.unpack_from(frame + frame)
     extra, _ = polycodec.unpack_from(frame + frame, end, strict_map_key=False)
     stop: int = polycodec.skip(frame, 0, max_depth=8)
@@ -45,6 +45,9 @@ def core() -> None:
         print(e.offset)
     except (polycodec.EncodeError, polycodec.RemoteError):
         pass
+    except polycodec.PolycodecError as e:
+        problem = polycodec.Problem("$.x", str(e))
+        print(problem.path, problem.message)
     kind: str = polycodec.IMPLEMENTATION
     impls = polycodec.implementations()
     print(main, extra, stop, back, missing, whole, kind, impls["python"], polycodec.spec.RTYPE)

@@ -7,6 +7,7 @@ from .cells import RunCell as RunCell, RunResult as RunResult
 from .client import BackendClient as BackendClient
 from .errors import (
     BackendHTTPError as BackendHTTPError,
+    BackendsError as BackendsError,
     CellError as CellError,
     PayloadError as PayloadError,
     ResponseTooLarge as ResponseTooLarge,
@@ -33,7 +34,7 @@ def to_json_safe(
     path: str = "$",
 ) -> Any: ...
 
-__all__ = ["spec", "RunCell", "RunResult", "BackendClient", "BackendHTTPError", "CellError",
-           "PayloadError", "ResponseTooLarge", "BackendModule", "InstallRequest",
+__all__ = ["spec", "RunCell", "RunResult", "BackendClient", "BackendHTTPError", "BackendsError",
+           "CellError", "PayloadError", "ResponseTooLarge", "BackendModule", "InstallRequest",
            "InstalledBackend", "decode_id", "encode_id", "install_request",
            "parse_install_response", "to_json_safe"]

@@ -7,6 +7,7 @@ from .client import SocketsClient as SocketsClient
 from .errors import (
     MethodNotAllowedError as MethodNotAllowedError,
     Problem as Problem,
+    SocketsError as SocketsError,
     SocketsHTTPError as SocketsHTTPError,
     SocketValidationError as SocketValidationError,
 )
@@ -30,7 +31,7 @@ def problems(socket: CustomSocket) -> list[Problem]: ...
 def validate(socket: CustomSocket) -> None: ...
 
 __all__ = [
-    "spec", "SocketsClient", "MethodNotAllowedError", "Problem", "SocketsHTTPError",
+    "spec", "SocketsClient", "MethodNotAllowedError", "Problem", "SocketsError", "SocketsHTTPError",
     "SocketValidationError", "ClassDependency", "CustomSocket", "Endpoint", "RuntimeChoices",
     "Script", "ScriptCall", "ScriptDependency", "ScriptEndpoint", "SocketEndpoint",
     "from_payload", "to_body", "to_payload", "update_payload", "problems", "validate",
