@@ -97,7 +97,7 @@ def _declared(stub):
                 other = stub.parent / f"{node.module}.pyi"
                 declared |= {n for n in _declared(other) if not n.startswith("_")}
             declared |= {a.asname for a in node.names if a.asname == a.name}
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             declared.add(node.name)
         elif isinstance(node, (ast.AnnAssign, ast.Assign)):
             target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
@@ -110,22 +110,24 @@ def test_package_ships_its_typing_marker():
 
 
 # ------------------------------------------------------------ both implementations agree
+# modules both implementations share: what comes from them is one object for both
+SHARED = {"polycodec.errors", "polycodec.codecs", "polycodec._common", "polycodec.spec"}
+
+
 def _impl_names():
-    """Names of __all__ that each implementation defines (the rest come from shared modules)."""
-    return [n for n in polycodec.__all__
-            if getattr(getattr(fallback, n, None), "__module__", None) == fallback.__name__]
+    """Names of __all__ that each implementation provides on its own."""
+    return [n for n in polycodec.__all__ if n != "IMPLEMENTATION" and hasattr(fallback, n)
+            and getattr(getattr(fallback, n), "__module__", None) not in SHARED]
 
 
 def _members(obj):
-    """(qualified name, callable) for obj and, for a class, its public methods."""
+    """(qualified name, callable) for obj and, for a class, its public methods (the class's
+    own signature is its constructor's)."""
     yield "", obj
     if inspect.isclass(obj):
         for n in _public(obj):
             member = inspect.getattr_static(obj, n)
             if callable(member) or isinstance(member, (staticmethod, classmethod)):
-                yield f".{n}", getattr(obj, n)
-        for n in ("__init__", "__call__", "__iter__", "__len__"):
-            if n in vars(obj) or any(n in vars(b) for b in obj.__mro__[1:-1]):
                 yield f".{n}", getattr(obj, n)
 
 
