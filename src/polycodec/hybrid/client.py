@@ -22,7 +22,7 @@ from . import uri as _uri
 from .errors import HybridSdkError
 from .batching import aexecute_batches, aiter_batches, execute_batches, iter_batches
 from .transport import (AsyncTransport, Config, HybridResponse, Transport,
-                        close_worker_transports, encode_body)
+                        close_executor_transports, encode_body)
 
 # execute() options of the reference (its documented table), with their reference defaults
 EXECUTE_OPTIONS = {
@@ -343,7 +343,7 @@ class Client:
     def close(self):
         """Close the connection pool (if the client made it) and the pooled transports that
         executor= batches of this configuration created in this process."""
-        close_worker_transports(self._config)
+        close_executor_transports(self._config)
         self._transport.close()
 
     @property
@@ -390,7 +390,7 @@ class AsyncClient:
         await self.close()
 
     async def close(self):
-        close_worker_transports(self._config)
+        close_executor_transports(self._config)
         await self._transport.close()
 
     @property

@@ -5,9 +5,6 @@ import base64
 import email.parser
 import email.policy
 
-import orjson
-
-from .. import tables
 from . import execute, services
 from .errors import refused
 
