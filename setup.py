@@ -9,13 +9,17 @@ MODULES = ["_packer", "_unpacker", "_chunks"]
 def extensions():
     if os.environ.get("POLYCODEC_NO_EXT") == "1":
         return []
+    import numpy
     from Cython.Build import cythonize
 
     exts = [
         Extension(
             f"polycodec.{name}",
             [f"src/_ext/{name}.pyx"],
-            include_dirs=["src/_ext"],
+            # the numpy C API (arrays built over the input); built against numpy 2, the
+            # binary also runs on numpy 1.x
+            include_dirs=["src/_ext", numpy.get_include()],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=["-O3"],
         )
         for name in MODULES

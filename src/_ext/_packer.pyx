@@ -9,12 +9,20 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.object cimport PyCallable_Check
 from cpython.ref cimport PyObject
 from cpython.dict cimport PyDict_Next
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memcmp
 from libc.stdint cimport uint64_t, int64_t
 
+cimport cython
+from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
+from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
+
 from _endian cimport pc_store16, pc_store32, pc_store64, pc_double_bits
+from _pyfast cimport pc_plain, pc_small_long
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 from polycodec import _common
 from polycodec.codecs import default_registry
@@ -29,6 +37,12 @@ cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     unsigned long long PyLong_AsUnsignedLongLong(object o) except? -1
     double PyFloat_AS_DOUBLE(object o)
+    bint PyUnicode_CheckExact(object o)
+    bint PyLong_CheckExact(object o)
+    bint PyFloat_CheckExact(object o)
+    bint PyDict_CheckExact(object o)
+    bint PyList_CheckExact(object o)
+    bint PyTuple_CheckExact(object o)
     double PyFloat_AsDouble(object o) except? -1.0
     bint PyLong_Check(object o)
     bint PyFloat_Check(object o)
@@ -61,6 +75,7 @@ cdef str _S_RINTF = RINTF
 cdef Py_ssize_t _BIG_COPY = 1 << 20      # copies this large release the GIL
 
 
+@cython.final
 cdef class _EncodeState:
     cdef char *buf
     cdef Py_ssize_t length
@@ -71,6 +86,8 @@ cdef class _EncodeState:
     cdef bint strict
     cdef int max_depth
     cdef Py_ssize_t min_oob
+    cdef object last_dtype       # the dtype of the last small array and its wire string
+    cdef object last_ds
 
     def __cinit__(self):
         self.buf = NULL
@@ -96,14 +113,23 @@ cdef class _EncodeState:
     def __dealloc__(self):
         PyMem_Free(self.buf)
 
+    cdef int _shrink(self) except -1:
+        cdef char *nb = <char*>PyMem_Realloc(self.buf, 1024)
+        if nb != NULL:
+            self.buf = nb
+            self.capacity = 1024
+        return 0
+
     # ---- buffer
     cdef inline int _reserve(self, Py_ssize_t n) except -1:
-        cdef Py_ssize_t need = self.length + n
-        cdef Py_ssize_t cap
-        cdef char *nb
-        if need <= self.capacity:
+        if self.length + n <= self.capacity:
             return 0
-        cap = self.capacity * 2
+        return self._grow(n)
+
+    cdef int _grow(self, Py_ssize_t n) except -1:
+        cdef Py_ssize_t need = self.length + n
+        cdef Py_ssize_t cap = self.capacity * 2
+        cdef char *nb
         if cap < need:
             cap = need
         nb = <char*>PyMem_Realloc(self.buf, cap)
@@ -158,19 +184,33 @@ cdef class _EncodeState:
     cdef inline int _bin_head(self, Py_ssize_t n) except -1:
         return self._head(0, 0, 0xC4, 0xC5, 0xC6, n)
 
-    cdef int _str(self, obj) except -1:
+    cdef inline int _str(self, obj) except -1:
+        cdef Py_ssize_t n
+        cdef char *p
+        if PyUnicode_IS_COMPACT_ASCII(obj):   # the common case: the bytes are the str's own
+            n = PyUnicode_GET_LENGTH(obj)
+            if n < 32:              # fixstr: most keys and short values, one reserve
+                self._reserve(1 + n)
+                p = self.buf + self.length
+                p[0] = <char>(0xA0 | n)
+                memcpy(p + 1, PyUnicode_DATA(obj), n)
+                self.length += 1 + n
+                return 0
+            return self._str_data(<const char*>PyUnicode_DATA(obj), n)
+        return self._str_utf8(obj)
+
+    cdef int _str_utf8(self, obj) except -1:
         cdef Py_ssize_t n
         cdef const char *data
-        if PyUnicode_IS_COMPACT_ASCII(obj):   # the common case: the bytes are the str's own
-            data = <const char*>PyUnicode_DATA(obj)
-            n = PyUnicode_GET_LENGTH(obj)
-        else:
-            try:
-                data = PyUnicode_AsUTF8AndSize(obj, &n)
-            except UnicodeEncodeError as e:
-                raise _Fail(f"str is not valid UTF-8: {e.reason}") from None
+        try:
+            data = PyUnicode_AsUTF8AndSize(obj, &n)
+        except UnicodeEncodeError as e:
+            raise _Fail(f"str is not valid UTF-8: {e.reason}") from None
+        return self._str_data(data, n)
+
+    cdef int _str_data(self, const char *data, Py_ssize_t n) except -1:
         cdef char *p
-        if n < 32:                  # fixstr: most keys and short values, one reserve
+        if n < 32:
             self._reserve(1 + n)
             p = self.buf + self.length
             p[0] = <char>(0xA0 | n)
@@ -180,7 +220,47 @@ cdef class _EncodeState:
         self._head(0xA0, 32, 0xD9, 0xDA, 0xDB, n)
         return self._raw(data, n)
 
-    cdef int _int(self, obj) except -1:
+    cdef inline int _int(self, obj) except -1:
+        cdef long long v
+        cdef char *p
+        if not pc_small_long(obj, &v):      # beyond one digit: the general writer
+            return self._int_big(obj)
+        self._reserve(5)                     # |v| < 2**30 here
+        p = self.buf + self.length
+        if v >= 0:
+            if v < 0x80:
+                p[0] = <char>v
+                self.length += 1
+            elif v <= 0xFF:
+                p[0] = <char>0xCC
+                p[1] = <char>v
+                self.length += 2
+            elif v <= 0xFFFF:
+                p[0] = <char>0xCD
+                pc_store16(p + 1, <unsigned short>v)
+                self.length += 3
+            else:
+                p[0] = <char>0xCE
+                pc_store32(p + 1, <unsigned int>v)
+                self.length += 5
+        elif v >= -0x20:
+            p[0] = <char>(v & 0xFF)
+            self.length += 1
+        elif v >= -0x80:
+            p[0] = <char>0xD0
+            p[1] = <char>v
+            self.length += 2
+        elif v >= -0x8000:
+            p[0] = <char>0xD1
+            pc_store16(p + 1, <unsigned short>v)
+            self.length += 3
+        else:
+            p[0] = <char>0xD2
+            pc_store32(p + 1, <unsigned int>v)
+            self.length += 5
+        return 0
+
+    cdef int _int_big(self, obj) except -1:
         cdef int overflow = 0
         cdef long long v = PyLong_AsLongLongAndOverflow(obj, &overflow)
         cdef unsigned long long u
@@ -238,7 +318,7 @@ cdef class _EncodeState:
             return 0
         raise _Fail(f"int {obj} does not fit in 64 bits")
 
-    cdef int _float(self, double d) except -1:
+    cdef inline int _float(self, double d) except -1:
         self._reserve(9)
         cdef char *p = self.buf + self.length
         p[0] = <char>0xCB
@@ -269,7 +349,34 @@ cdef class _EncodeState:
         return 0
 
     # ---- values
-    cdef int _pack(self, obj, int depth) except -1:
+    cdef inline int _pack(self, obj, int depth) except -1:
+        # exact built-in scalars first, inline (most values); the rest in _container
+        if PyUnicode_CheckExact(obj):
+            return self._str(obj)
+        if PyLong_CheckExact(obj):
+            return self._int(obj)
+        if PyFloat_CheckExact(obj):
+            return self._float(PyFloat_AS_DOUBLE(obj))
+        return self._container(obj, depth)
+
+    cdef int _container(self, obj, int depth) except -1:
+        if PyDict_CheckExact(obj) or PyList_CheckExact(obj) or PyTuple_CheckExact(obj):
+            if depth >= self.max_depth:
+                raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
+            if PyDict_CheckExact(obj):
+                return self._dict(<dict>obj, depth)
+            if PyList_CheckExact(obj):
+                if self.encoders and self._codec(obj, depth):  # codecs come before lists
+                    return 0
+                return self._list(<list>obj, depth)
+            return self._tuple(<tuple>obj, depth)
+        if cnp.PyArray_CheckExact(obj) and not self.encoders:   # codecs come before arrays
+            if depth >= self.max_depth:
+                raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
+            return self._array(<cnp.ndarray>obj)
+        return self._slow(obj, depth)
+
+    cdef int _slow(self, obj, int depth) except -1:
         if obj is None:
             return self._byte(0xC0)
         if obj is True:
@@ -318,6 +425,36 @@ cdef class _EncodeState:
             return self._oob(obj)
         return self._raw(PyBytes_AS_STRING(obj), n)
 
+    cdef int _list(self, list obj, int depth) except -1:
+        cdef Py_ssize_t n = PyList_GET_SIZE(obj)
+        cdef Py_ssize_t i = 0
+        self._head(0x90, 16, 0, 0xDC, 0xDD, n)
+        try:                      # one handler per container, not per item: the hot path
+            while i < n and i < PyList_GET_SIZE(obj):   # a hook may have shortened it
+                if pc_plain(PyList_GET_ITEM(obj, i)):     # no Python code runs: borrowed
+                    self._pack(<object>PyList_GET_ITEM(obj, i), depth + 1)
+                else:
+                    item = <object>PyList_GET_ITEM(obj, i)  # held while hooks may run
+                    self._pack(item, depth + 1)
+                i += 1
+        except _Fail as e:
+            e.parts.append(i)
+            raise
+        return 0
+
+    cdef int _tuple(self, tuple obj, int depth) except -1:
+        cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
+        cdef Py_ssize_t i = 0
+        self._head(0x90, 16, 0, 0xDC, 0xDD, n)
+        try:
+            while i < n:
+                self._pack(<object>PyTuple_GET_ITEM(obj, i), depth + 1)  # the tuple holds it
+                i += 1
+        except _Fail as e:
+            e.parts.append(i)
+            raise
+        return 0
+
     cdef int _seq(self, obj, int depth) except -1:
         cdef Py_ssize_t i = 0
         self._head(0x90, 16, 0, 0xDC, 0xDD, len(obj))
@@ -331,39 +468,62 @@ cdef class _EncodeState:
         return 0
 
     cdef int _dict(self, dict obj, int depth) except -1:
-        cdef bint has_rtype
         if self.default is not None and _S_RINTF in obj:
             out = self.default(obj)
             if out is not obj:
                 return self._pack(out, depth + 1)
-        has_rtype = _S_RTYPE in obj
         self._head(0x80, 16, 0, 0xDE, 0xDF, len(obj))
         cdef Py_ssize_t ppos = 0
-        cdef PyObject *pk
+        cdef PyObject *pk = NULL
         cdef PyObject *pv
+        cdef bint has_rtype = False
+        cdef bint held = False    # `key` holds the current key (else pk, borrowed, names it)
+        rvalue = None
         key = None
-        try:                      # `key` names the entry being written when a _Fail rises
-            while PyDict_Next(obj, &ppos, &pk, &pv):   # borrowed; key/value hold references
-                key = <object>pk
-                value = <object>pv
-                if PyUnicode_Check(key):
-                    if has_rtype and type(key) is str and key == _S_RTYPE:
+        try:
+            # Keys and plain values are used borrowed: writing them runs no Python code, so
+            # the dict cannot change meanwhile. Other values may call hooks: references then.
+            while PyDict_Next(obj, &ppos, &pk, &pv):
+                held = False
+                if PyUnicode_CheckExact(<object>pk):
+                    # an exact-str `_rtype` key is written last, with its value
+                    if PyUnicode_IS_COMPACT_ASCII(<object>pk) and \
+                            PyUnicode_GET_LENGTH(<object>pk) == 6 and \
+                            (<const char*>PyUnicode_DATA(<object>pk))[0] == b'_' and \
+                            memcmp(PyUnicode_DATA(<object>pk), b"_rtype", 6) == 0:
+                        has_rtype = True
+                        rvalue = <object>pv
                         continue
-                    self._str(key)
-                elif PyBytes_Check(key):
-                    self._bytes(key)
-                elif self.strict:
-                    raise _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
-                                "(strict_map_key=False allows it)")
+                    self._str(<object>pk)
                 else:
-                    self._pack(key, depth + 1)
-                self._pack(value, depth + 1)
+                    key = <object>pk
+                    held = True
+                    value = <object>pv
+                    if PyUnicode_Check(key):
+                        self._str(key)
+                    elif PyBytes_Check(key):
+                        self._bytes(key)
+                    elif self.strict:
+                        raise _Fail(f"map key {key!r} of type {type(key).__name__} is not "
+                                    "str (strict_map_key=False allows it)")
+                    else:
+                        self._pack(key, depth + 1)
+                    self._pack(value, depth + 1)
+                    continue
+                if pc_plain(pv):
+                    self._pack(<object>pv, depth + 1)
+                else:
+                    key = <object>pk
+                    held = True
+                    value = <object>pv
+                    self._pack(value, depth + 1)
             if has_rtype:
                 key = _S_RTYPE
+                held = True
                 self._str(_S_RTYPE)
-                self._pack(obj[_S_RTYPE], depth + 1)
+                self._pack(rvalue, depth + 1)
         except _Fail as e:
-            e.parts.append(key)
+            e.parts.append(key if held else <object>pk)
             raise
         return 0
 
@@ -424,6 +584,56 @@ cdef class _EncodeState:
         self._str("memoryview")
         self._str(RVALUE)
         return self._plain_bin(obj)
+
+    cdef int _array(self, cnp.ndarray arr) except -1:
+        """An exact ndarray through the C API: what _ndarray writes, without attribute calls
+        (small C-contiguous arrays; the others go to _ndarray)."""
+        cdef Py_ssize_t n = cnp.PyArray_NBYTES(arr)
+        if n >= self.min_oob or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+            return self._ndarray(arr)
+        dtype = <object>cnp.PyArray_DESCR(arr)
+        if dtype is not self.last_dtype:
+            ds = _DTYPE_STR.get(dtype)
+            if ds is None:
+                ds = _dtype_str(dtype)      # refuses object, structured, subarray dtypes
+            self.last_ds = ds
+            self.last_dtype = dtype
+        cdef int nd = cnp.PyArray_NDIM(arr)
+        cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(arr)
+        cdef int i
+        self._raw(b"\x84\xa6_rtype\xa7ndarray\xa7_rvalue", 24)
+        self._bin_head(n)
+        self._raw(<const char*>cnp.PyArray_DATA(arr), n)
+        self._raw(b"\xa7_rshape", 8)
+        self._head(0x90, 16, 0, 0xDC, 0xDD, nd)
+        for i in range(nd):
+            self._uint(<unsigned long long>dims[i])
+        self._raw(b"\xa7_rdtype", 8)
+        return self._str(self.last_ds)
+
+    cdef int _uint(self, unsigned long long v) except -1:
+        self._reserve(9)
+        cdef char *p = self.buf + self.length
+        if v < 0x80:
+            p[0] = <char>v
+            self.length += 1
+        elif v <= 0xFF:
+            p[0] = <char>0xCC
+            p[1] = <char>v
+            self.length += 2
+        elif v <= 0xFFFF:
+            p[0] = <char>0xCD
+            pc_store16(p + 1, <unsigned short>v)
+            self.length += 3
+        elif v <= 0xFFFFFFFF:
+            p[0] = <char>0xCE
+            pc_store32(p + 1, <unsigned int>v)
+            self.length += 5
+        else:
+            p[0] = <char>0xCF
+            pc_store64(p + 1, <uint64_t>v)
+            self.length += 9
+        return 0
 
     cdef int _ndarray(self, arr) except -1:
         dtype = arr.dtype
@@ -504,17 +714,93 @@ cdef object _byte_view(arr):
     return memoryview(arr.reshape(-1).view(_uint8))
 
 
-def packb(obj, *, default=None, bint strict_map_key=True, codecs=None,
+cdef Py_ssize_t _KEEP_CAPACITY = 1 << 22   # a reused buffer larger than this (4 MiB) is shrunk
+
+
+cdef class Encoder:
+    """packb / pack_segments with options fixed (and validated) at construction.
+
+    One instance may be shared across threads: a call uses the instance's scratch buffer when
+    no other call holds it (checked and taken under the GIL) and a fresh one otherwise. The
+    codec registry is read at each call: codecs registered later apply."""
+    cdef readonly object default
+    cdef readonly bint strict_map_key
+    cdef readonly object codecs
+    cdef readonly int max_depth
+    cdef readonly Py_ssize_t min_oob
+    cdef object _registry
+    cdef _EncodeState _scratch
+    cdef bint _busy
+
+    def __init__(self, *, default=None, strict_map_key=True, codecs=None,
+                 max_depth=DEFAULT_MAX_DEPTH, min_oob=DEFAULT_MIN_OOB):
+        max_depth, min_oob = _encode_options(default, codecs, max_depth, min_oob)
+        self.default = default
+        self.strict_map_key = strict_map_key
+        self.codecs = codecs
+        self.max_depth = max_depth
+        self.min_oob = min_oob if min_oob < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
+        self._registry = codecs if codecs is not None else default_registry
+
+    cdef _EncodeState _acquire(self, Py_ssize_t min_oob):
+        cdef _EncodeState p
+        if not self._busy:
+            if self._scratch is None:
+                self._scratch = _EncodeState(self.default, self.strict_map_key, self._registry,
+                                       self.max_depth, min_oob)
+            self._busy = True
+            p = self._scratch
+        else:
+            p = _EncodeState(self.default, self.strict_map_key, self._registry, self.max_depth,
+                       min_oob)
+        p.length = 0
+        p.segments = []
+        p.min_oob = min_oob
+        p.encoders = self._registry.encoders
+        return p
+
+    cdef void _release(self, _EncodeState p):
+        if p is not self._scratch:
+            return
+        p.segments = []
+        if p.capacity > _KEEP_CAPACITY:
+            p._shrink()
+        self._busy = False
+
+    def encode(self, obj):
+        """msgpack bytes of `obj` (as packb)."""
+        cdef _EncodeState p = self._acquire(DEFAULT_MIN_OOB)
+        try:
+            p._run(obj)
+            return p._join()
+        finally:
+            self._release(p)
+
+    def pack_segments(self, obj):
+        """msgpack of `obj` as pieces; buffers >= min_oob are views (as pack_segments)."""
+        cdef _EncodeState p = self._acquire(self.min_oob)
+        try:
+            p._run(obj)
+            return p._take()
+        finally:
+            self._release(p)
+
+
+cdef Encoder _DEFAULT_ENCODER = Encoder()
+
+
+def packb(obj, *, default=None, strict_map_key=True, codecs=None,
           max_depth=DEFAULT_MAX_DEPTH):
     """msgpack bytes of the `_rtype` form (equal to msgpack.packb(RPC._encode(obj)))."""
-    cdef _EncodeState p = _EncodeState(default, strict_map_key, codecs, max_depth, DEFAULT_MIN_OOB)
-    p._run(obj)
-    return p._join()
+    if default is None and codecs is None and strict_map_key is True and \
+            type(max_depth) is int and max_depth == DEFAULT_MAX_DEPTH:
+        return _DEFAULT_ENCODER.encode(obj)
+    return Encoder(default=default, strict_map_key=strict_map_key, codecs=codecs,
+                   max_depth=max_depth).encode(obj)
 
 
-def pack_segments(obj, *, default=None, min_oob=DEFAULT_MIN_OOB,
-                  bint strict_map_key=True, codecs=None, max_depth=DEFAULT_MAX_DEPTH):
+def pack_segments(obj, *, default=None, min_oob=DEFAULT_MIN_OOB, strict_map_key=True,
+                  codecs=None, max_depth=DEFAULT_MAX_DEPTH):
     """msgpack of the `_rtype` form as a list of pieces; buffers >= min_oob are views."""
-    cdef _EncodeState p = _EncodeState(default, strict_map_key, codecs, max_depth, min_oob)
-    p._run(obj)
-    return p._take()
+    return Encoder(default=default, strict_map_key=strict_map_key, codecs=codecs,
+                   max_depth=max_depth, min_oob=min_oob).pack_segments(obj)

@@ -9,16 +9,32 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF, PyObject
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
+cimport cython
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from cpython.float cimport PyFloat_FromDouble
 from cpython.object cimport PyCallable_Check
 from libc.string cimport memcmp
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 
+from _pyfast cimport pc_ascii_str, pc_dict_presized, pc_same_bytes
 from _endian cimport pc_load16, pc_load32, pc_load64, pc_load_double, pc_load_float
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "numpy/arrayobject.h":
+    ctypedef struct PyTypeObject:
+        pass
+    ctypedef struct PyArray_Descr:
+        pass
+    PyTypeObject PyArray_Type
+    object PyArray_NewFromDescr(PyTypeObject *subtype, PyArray_Descr *descr, int nd,
+                                cnp.npy_intp *dims, cnp.npy_intp *strides, void *data,
+                                int flags, PyObject *obj)
 
 from polycodec import _common
 from polycodec.codecs import default_registry
@@ -30,12 +46,17 @@ from polycodec.spec import (
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
+    object PyMemoryView_FromObject(object o)
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
     bint PyUnicode_Check(object o)
     bint PyBytes_Check(object o)
     long PyLong_AsLongAndOverflow(object o, int *overflow) except? -1
     const Py_ssize_t PY_SSIZE_T_MAX
 
 cdef object _frombuffer = np.frombuffer
+DEF _MAX_NDIM = 32              # numpy's limit in 1.x (64 in 2.x); deeper shapes take frombuffer
 cdef object _parse_dtype = _common.parse_dtype
 cdef dict _DTYPE_PARSED = _common._DTYPE_PARSED
 cdef object _build_set = _common.build_set
@@ -61,11 +82,56 @@ cdef class _BinRef:
     cdef Py_ssize_t length
 
 
+DEF _KEY_SLOTS = 256            # power of two
+DEF _KEY_MAX = 16               # longest key (bytes) the cache keeps
+
+
+cdef inline unsigned int _key_slot(const unsigned char *p, Py_ssize_t n) noexcept:
+    """From the length and three bytes (n >= 1): cheap, and keys of one record differ."""
+    cdef unsigned int h = <unsigned int>n * 0x9E3779B1u
+    h = (h ^ p[0]) * 0x01000193u
+    h = (h ^ p[n - 1]) * 0x01000193u
+    h = (h ^ p[n >> 1]) * 0x01000193u
+    return (h ^ (h >> 16)) & (_KEY_SLOTS - 1)
+
+
+@cython.final
+cdef class _KeyCache:
+    """Short ASCII map keys decoded before, by a hash of their bytes: records repeat their
+    keys, and a hit returns the same str (hash already computed) without decoding. Read and
+    written with the GIL held and no Python code in between, so the threads sharing a Decoder
+    may share its cache; a slot only ever holds an immutable str."""
+    cdef PyObject *slots[_KEY_SLOTS]
+
+    def __dealloc__(self):
+        cdef int i
+        for i in range(_KEY_SLOTS):
+            Py_XDECREF(self.slots[i])
+
+    cdef inline object hit(self, unsigned int slot, const unsigned char *p, Py_ssize_t n):
+        cdef PyObject *c = self.slots[slot]
+        if c != NULL and PyUnicode_GET_LENGTH(<object>c) == n and \
+                pc_same_bytes(PyUnicode_DATA(<object>c), p, n):
+            return <object>c
+        return None
+
+    cdef inline void keep(self, unsigned int slot, key):
+        cdef PyObject *old
+        if PyUnicode_IS_COMPACT_ASCII(key):   # its bytes are the wire bytes: comparable
+            old = self.slots[slot]
+            Py_INCREF(key)
+            self.slots[slot] = <PyObject*>key
+            Py_XDECREF(old)
+
+
+@cython.final
 cdef class _DecodeState:
     cdef const unsigned char *p
     cdef Py_ssize_t pos
     cdef Py_ssize_t end
-    cdef object base            # read-only 1-D byte memoryview of the input
+    cdef object base            # read-only 1-D byte memoryview of the input (see _mv)
+    cdef object src             # the input when it is bytes (base is then made on demand)
+    cdef _KeyCache keys         # None: no key cache
     cdef object dict_type
     cdef bint plain_dict
     cdef dict decoders
@@ -85,6 +151,23 @@ cdef class _DecodeState:
         if self.items < 0:
             raise DecodeError(f"more than max_items={self.max_items} values", start)
         return 0
+
+    cdef object _array_at(self, dt, int nd, cnp.npy_intp *dims, Py_ssize_t offset):
+        """A read-only array over the input's bytes at `offset` (unaligned allowed), its base
+        the input (bytes, or the read-only view that keeps the buffer exported); a copy with
+        copy=True. Built through the C API: no np.frombuffer call, no reshape."""
+        Py_INCREF(dt)                               # PyArray_NewFromDescr steals it
+        arr = PyArray_NewFromDescr(&PyArray_Type, <PyArray_Descr*>dt, nd, dims, NULL,
+                                   <void*>(self.p + offset), 0, NULL)   # flags 0: read-only
+        cnp.set_array_base(<cnp.ndarray>arr, self.src if self.src is not None else self.base)
+        if self.copy:
+            return cnp.PyArray_NewCopy(<cnp.ndarray>arr, cnp.NPY_CORDER)
+        return arr
+
+    cdef inline object _mv(self):
+        if self.base is None:
+            self.base = PyMemoryView_FromObject(self.src)
+        return self.base
 
     cdef inline int _need(self, Py_ssize_t n, str what) except -1:
         if n > self.end - self.pos:
@@ -106,6 +189,13 @@ cdef class _DecodeState:
         self._need(n, "a str")
         cdef Py_ssize_t start = self.pos
         self.pos += n
+        cdef PyObject *ascii
+        if n <= 64:                  # short strs are mostly ASCII: no UTF-8 decoder call
+            ascii = pc_ascii_str(<const char*>(self.p + start), n)
+            if ascii != NULL:
+                out = <object>ascii    # takes a second reference:
+                Py_DECREF(out)         # hand back the one pc_ascii_str made
+                return out
         try:
             return PyUnicode_DecodeUTF8(<const char*>(self.p + start), n, NULL)
         except UnicodeDecodeError as e:
@@ -126,7 +216,7 @@ cdef class _DecodeState:
     cdef object _bin_at(self, Py_ssize_t start, Py_ssize_t n):
         """A plain bin: bytes, or a read-only view of the input with bin_views=True."""
         if self.bin_views:
-            return self.base[start:start + n]
+            return self._mv()[start:start + n]
         return PyBytes_FromStringAndSize(<const char*>(self.p + start), n)
 
     cdef int skip(self, int depth) except -1:
@@ -268,15 +358,26 @@ cdef class _DecodeState:
         self._need(1, "a map key")
         cdef unsigned char b = self.p[kpos]
         self.key_kind = 0
+        cdef unsigned int slot
         if 0xA0 <= b <= 0xBF:
             n = b & 0x1F
-            if (n == 6 or n == 7) and n < self.end - kpos:
-                if n == 6 and memcmp(self.p + kpos + 1, b"_rtype", 6) == 0:
-                    self.key_kind = 1
-                elif n == 7 and memcmp(self.p + kpos + 1, b"_rvalue", 7) == 0:
-                    self.key_kind = 2
             self.pos += 1
-            return self._str(n)
+            if n >= self.end - kpos:          # truncated: _str reports it
+                return self._str(n)
+            if n == 6 and memcmp(self.p + kpos + 1, b"_rtype", 6) == 0:
+                self.key_kind = 1
+            elif n == 7 and memcmp(self.p + kpos + 1, b"_rvalue", 7) == 0:
+                self.key_kind = 2
+            if n > _KEY_MAX or n == 0 or self.keys is None:
+                return self._str(n)
+            slot = _key_slot(self.p + kpos + 1, n)
+            key = self.keys.hit(slot, self.p + kpos + 1, n)
+            if key is not None:
+                self.pos += n
+                return key
+            key = self._str(n)
+            self.keys.keep(slot, key)
+            return key
         # bins in keys are bytes (hashable), never views; maps are refused (see _map)
         cdef bint views = self.bin_views
         self.bin_views = False
@@ -318,7 +419,7 @@ cdef class _DecodeState:
             arr = self._fast_ndarray()
             if arr is not None:
                 return arr
-        cdef dict d = {}
+        cdef dict d = pc_dict_presized(n)
         cdef Py_ssize_t i
         cdef bint has_rtype = False
         cdef bint has_ref = False
@@ -379,7 +480,7 @@ cdef class _DecodeState:
             return None
         ndim = b & 0x0F
         pos += 1
-        shape = PyTuple_New(ndim)
+        cdef cnp.npy_intp dims[16]
         for i in range(ndim):   # positive dims as msgpack-python writes them
             if end - pos < 5:
                 return None
@@ -403,9 +504,7 @@ cdef class _DecodeState:
             ucount *= <uint64_t>dim   # both factors < 2**32: no overflow in 64 unsigned bits
             if ucount > <uint64_t>nbytes:
                 return None
-            o = dim
-            Py_INCREF(o)
-            PyTuple_SET_ITEM(shape, i, o)
+            dims[i] = dim
         if end - pos < 9:
             return None
         if memcmp(p + pos, b"\xa7_rdtype", 8):
@@ -427,12 +526,7 @@ cdef class _DecodeState:
         itemsize = dt.itemsize      # both factors <= nbytes < 2**32: no overflow
         if itemsize > nbytes or ucount * <uint64_t>itemsize != <uint64_t>nbytes:
             return None
-        count = <Py_ssize_t>ucount
-        arr = _frombuffer(self.base, dt, count, data)
-        if ndim != 1:
-            arr = arr.reshape(shape)
-        if self.copy:
-            arr = arr.copy()
+        arr = self._array_at(dt, <int>ndim, dims, data)
         self.items -= ndim      # the shape's items, as the general path counts them
         self.pos = pos + 1 + dlen
         return arr
@@ -450,7 +544,7 @@ cdef class _DecodeState:
         if isinstance(value, _BinRef):
             ref = <_BinRef>value
             if views:
-                return self.base[ref.offset:ref.offset + ref.length]
+                return self._mv()[ref.offset:ref.offset + ref.length]
             return PyBytes_FromStringAndSize(<const char*>(self.p + ref.offset), ref.length)
         if isinstance(value, list):
             return [self._plain(v, views) for v in <list>value]
@@ -461,7 +555,7 @@ cdef class _DecodeState:
         cdef _BinRef ref
         if isinstance(value, _BinRef):
             ref = <_BinRef>value
-            return self.base[ref.offset:ref.offset + ref.length]
+            return self._mv()[ref.offset:ref.offset + ref.length]
         if isinstance(value, list):
             out = []
             for v in <list>value:
@@ -469,7 +563,7 @@ cdef class _DecodeState:
                     raise DecodeError("_rvalue pieces must be bins",
                                       start)
                 ref = <_BinRef>v
-                out.append(self.base[ref.offset:ref.offset + ref.length])
+                out.append(self._mv()[ref.offset:ref.offset + ref.length])
             return out
         return value   # a nested memoryview map already decoded to a view, or bad input
 
@@ -510,6 +604,8 @@ cdef class _DecodeState:
         cdef _BinRef ref
         cdef Py_ssize_t count = 1, n, itemsize
         cdef bint plain = True
+        cdef Py_ssize_t i
+        cdef cnp.npy_intp dims[_MAX_NDIM]
         if isinstance(value, _BinRef) and type(shape) is list and type(sdtype) is str \
                 and len(<list>shape) <= _NDIM_LIMIT:
             dt = _DTYPE_PARSED.get(sdtype)
@@ -528,12 +624,12 @@ cdef class _DecodeState:
                 count *= n
             if plain and count and count == ref.length // itemsize \
                     and ref.length % itemsize == 0:
-                arr = _frombuffer(self.base, dt, count, ref.offset)
-                if len(<list>shape) != 1:
-                    arr = arr.reshape(shape)
-                if self.copy:
-                    arr = arr.copy()
-                return arr
+                if len(<list>shape) <= _MAX_NDIM:
+                    for i in range(len(<list>shape)):
+                        dims[i] = <cnp.npy_intp>(<list>shape)[i]
+                    return self._array_at(dt, <int>len(<list>shape), dims, ref.offset)
+                arr = _frombuffer(self._mv(), dt, count, ref.offset).reshape(shape)
+                return arr.copy() if self.copy else arr
         if _S_RVALUE in d:
             d[_S_RVALUE] = self._view(d[_S_RVALUE], start)
         return _build_ndarray(d, start, self.copy, False)
@@ -546,10 +642,18 @@ cdef object _hashable(list key, Py_ssize_t pos):
     return tuple(out)
 
 
-cdef _DecodeState _start(buf, offset, max_size):
-    """A _DecodeState over `buf` from `offset`; the caller sets the options it needs."""
-    base = _common.as_input(buf)
-    cdef Py_ssize_t size = len(base)
+cdef _DecodeState _start(buf, offset, Py_ssize_t max_size):
+    """A _DecodeState over `buf` from `offset`; the caller sets the options it needs and
+    pins the input (`_pin`) unless it is bytes."""
+    cdef _DecodeState u = _DecodeState.__new__(_DecodeState)
+    cdef Py_ssize_t size
+    if PyBytes_CheckExact(buf):      # immutable and held by `src`: its pointer is stable
+        u.src = buf
+        u.p = <const unsigned char*>PyBytes_AS_STRING(buf)
+        size = PyBytes_GET_SIZE(buf)
+    else:
+        u.base = _common.as_input(buf)
+        size = len(u.base)
     if type(offset) is not int:
         offset = _int_option("offset", offset, None)
     if offset < 0 or offset > size:
@@ -557,11 +661,14 @@ cdef _DecodeState _start(buf, offset, max_size):
     if size - offset > max_size:
         raise DecodeError(f"message of {size - offset} bytes exceeds max_size={max_size}",
                           offset)
-    cdef _DecodeState u = _DecodeState.__new__(_DecodeState)
-    u.base = base
     u.pos = offset
     u.end = size
     return u
+
+
+cdef inline object _pin(_DecodeState u):
+    """None for bytes input; else the holder of the input's buffer for the call."""
+    return None if u.src is not None else _Pinned(u)
 
 
 cdef class _Pinned:
@@ -585,46 +692,116 @@ cdef inline bint _plain_int(o, long hi):
     return overflow == 0 and v >= 0 and (hi < 0 or v <= hi)
 
 
-def unpack_from(buf, offset=0, *, bint copy=False, dict_type=dict,
-                bint strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
-                max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
-                bint bin_views=False, max_items=DEFAULT_MAX_ITEMS):
+cdef inline Py_ssize_t _clamp(n):
+    return n if n < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
+
+
+cdef class Decoder:
+    """unpackb / unpack_from with options fixed (and validated) at construction.
+
+    One instance may be shared across threads: between calls it keeps only its cache of short
+    map keys (see _KeyCache). The codec registry is read at each call: codecs registered later
+    apply."""
+    cdef readonly bint copy
+    cdef readonly object dict_type
+    cdef readonly bint strict_map_key
+    cdef readonly Py_ssize_t max_size
+    cdef readonly int max_depth
+    cdef readonly object codecs
+    cdef readonly object rtype_hook
+    cdef readonly bint bin_views
+    cdef readonly Py_ssize_t max_items
+    cdef object _registry
+    cdef _KeyCache _keys
+
+    def __init__(self, *, copy=False, dict_type=dict, strict_map_key=True,
+                 max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
+                 rtype_hook=None, bin_views=False, max_items=DEFAULT_MAX_ITEMS):
+        if not ((dict_type is dict or PyCallable_Check(dict_type))
+                and (codecs is None or type(codecs) is _CodecRegistry)
+                and (rtype_hook is None or PyCallable_Check(rtype_hook))
+                and _plain_int(max_size, -1) and _plain_int(max_depth, _DEPTH_LIMIT)
+                and _plain_int(max_items, -1)):
+            max_size, max_depth, max_items = _decode_options(
+                dict_type, max_size, max_depth, max_items, codecs, rtype_hook)
+        self.copy = copy
+        self.dict_type = dict_type
+        self.strict_map_key = strict_map_key
+        self.max_size = _clamp(max_size)
+        self.max_depth = max_depth
+        self.codecs = codecs
+        self.rtype_hook = rtype_hook
+        self.bin_views = bin_views
+        self.max_items = _clamp(max_items)
+        self._registry = codecs if codecs is not None else default_registry
+        self._keys = _KeyCache.__new__(_KeyCache)
+
+    cdef _DecodeState _state(self, buf, offset):
+        cdef _DecodeState u = _start(buf, offset, self.max_size)
+        u.dict_type = self.dict_type
+        u.plain_dict = self.dict_type is dict
+        u.decoders = self._registry.decoders
+        u.rtype_hook = self.rtype_hook
+        u.strict = self.strict_map_key
+        u.copy = self.copy
+        u.max_depth = self.max_depth
+        u.items = u.max_items = self.max_items
+        u.bin_views = self.bin_views
+        u.ndarray_fast = "ndarray" not in u.decoders
+        u.keys = self._keys
+        return u
+
+    def decode(self, buf):
+        """The one msgpack object that fills `buf` (as unpackb)."""
+        cdef _DecodeState u = self._state(buf, 0)
+        pin = _pin(u)
+        obj = u.read(0, False)
+        if u.pos != u.end:
+            raise DecodeError(f"extra data: {u.end - u.pos} bytes after the object", u.pos)
+        return obj
+
+    def decode_from(self, buf, offset=0):
+        """(value, end_offset) of the object at `offset` (as unpack_from)."""
+        cdef _DecodeState u = self._state(buf, offset)
+        pin = _pin(u)
+        obj = u.read(0, False)
+        return obj, u.pos
+
+
+cdef Decoder _DEFAULT_DECODER = Decoder()
+
+
+cdef inline bint _defaults(copy, dict_type, strict_map_key, max_size, max_depth, codecs,
+                           rtype_hook, bin_views, max_items):
+    return copy is False and dict_type is dict and strict_map_key is True and \
+        type(max_size) is int and max_size == DEFAULT_MAX_SIZE and type(max_depth) is int \
+        and max_depth == DEFAULT_MAX_DEPTH and codecs is None and rtype_hook is None and \
+        bin_views is False and type(max_items) is int and max_items == DEFAULT_MAX_ITEMS
+
+
+def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=True,
+                max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
+                rtype_hook=None, bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    if not ((dict_type is dict or PyCallable_Check(dict_type))
-            and (codecs is None or type(codecs) is _CodecRegistry)
-            and (rtype_hook is None or PyCallable_Check(rtype_hook))
-            and _plain_int(max_size, -1) and _plain_int(max_depth, _DEPTH_LIMIT)
-            and _plain_int(max_items, -1)):
-        max_size, max_depth, max_items = _decode_options(
-            dict_type, max_size, max_depth, max_items, codecs, rtype_hook)
-    cdef _DecodeState u = _start(buf, offset, max_size)
-    u.dict_type = dict_type
-    u.plain_dict = dict_type is dict
-    u.decoders = (codecs if codecs is not None else default_registry).decoders
-    u.rtype_hook = rtype_hook
-    u.strict = strict_map_key
-    u.copy = copy
-    u.max_depth = max_depth
-    u.items = u.max_items = max_items if max_items < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
-    u.bin_views = bin_views
-    u.ndarray_fast = "ndarray" not in u.decoders
-    pin = _Pinned(u)
-    obj = u.read(0, False)
-    return obj, u.pos
+    if _defaults(copy, dict_type, strict_map_key, max_size, max_depth, codecs, rtype_hook,
+                 bin_views, max_items):
+        return _DEFAULT_DECODER.decode_from(buf, offset)
+    return Decoder(copy=copy, dict_type=dict_type, strict_map_key=strict_map_key,
+                   max_size=max_size, max_depth=max_depth, codecs=codecs,
+                   rtype_hook=rtype_hook, bin_views=bin_views,
+                   max_items=max_items).decode_from(buf, offset)
 
 
-def unpackb(buf, *, bint copy=False, dict_type=dict, bint strict_map_key=True,
+def unpackb(buf, *, copy=False, dict_type=dict, strict_map_key=True,
             max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
-            rtype_hook=None, bint bin_views=False, max_items=DEFAULT_MAX_ITEMS):
+            rtype_hook=None, bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
-    obj, end = unpack_from(buf, 0, copy=copy, dict_type=dict_type,
-                           strict_map_key=strict_map_key, max_size=max_size,
-                           max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook,
-                           bin_views=bin_views, max_items=max_items)
-    size = memoryview(buf).nbytes
-    if end != size:
-        raise DecodeError(f"extra data: {size - end} bytes after the object", end)
-    return obj
+    if _defaults(copy, dict_type, strict_map_key, max_size, max_depth, codecs, rtype_hook,
+                 bin_views, max_items):
+        return _DEFAULT_DECODER.decode(buf)
+    return Decoder(copy=copy, dict_type=dict_type, strict_map_key=strict_map_key,
+                   max_size=max_size, max_depth=max_depth, codecs=codecs,
+                   rtype_hook=rtype_hook, bin_views=bin_views, max_items=max_items).decode(buf)
 
 
 def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE,
@@ -637,6 +814,6 @@ def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE,
         max_depth = _depth_option(max_depth)
     cdef _DecodeState u = _start(buf, offset, max_size)
     u.max_depth = max_depth
-    pin = _Pinned(u)
+    pin = _pin(u)
     u.skip(0)
     return u.pos

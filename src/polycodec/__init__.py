@@ -26,6 +26,8 @@ else:
     _impl = fallback
     IMPLEMENTATION = "python"
 
+Encoder = _impl.Encoder
+Decoder = _impl.Decoder
 packb = _impl.packb
 pack_segments = _impl.pack_segments
 unpackb = _impl.unpackb
@@ -46,7 +48,7 @@ def implementations() -> dict:
 
 
 __all__ = [
-    "IMPLEMENTATION", "packb", "pack_segments", "unpackb", "unpack_from", "skip", "Bin", "encode", "decode",
+    "IMPLEMENTATION", "Encoder", "Decoder", "packb", "pack_segments", "unpackb", "unpack_from", "skip", "Bin", "encode", "decode",
     "chunks", "Reassembler", "register_codec", "unregister_codec", "CodecRegistry",
     "default_registry", "PolycodecError", "Problem", "DecodeError", "EncodeError", "RemoteError",
     "spec", "implementations",

@@ -254,3 +254,4 @@ def build_error(d, offset):
         raise DecodeError("error _rvalue must be a str", offset)
     trace = d.get(RTRACE) or ""
     return RemoteError(msg, trace if isinstance(trace, str) else str(trace))
+

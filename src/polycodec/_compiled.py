@@ -1,6 +1,6 @@
 """The compiled core's public namespace (same API as polycodec.fallback)."""
-from ._packer import pack_segments, packb  # noqa: F401  (ImportError -> fallback is used)
-from ._unpacker import skip, unpack_from, unpackb  # noqa: F401
+from ._packer import Encoder, pack_segments, packb  # noqa: F401  (ImportError -> fallback is used)
+from ._unpacker import Decoder, skip, unpack_from, unpackb  # noqa: F401
 from ._common import Bin  # noqa: F401
 from ._chunks import copy_into as _copy_into
 from . import fallback as _fallback

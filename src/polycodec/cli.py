@@ -18,9 +18,12 @@ def _bench(args) -> int:
     if args.hybrid:
         from .bench import hybrid
         sections.append(hybrid.run(args))
-    if args.core or not (args.hypha or args.hybrid):
+    if args.core or not (args.hypha or args.hybrid or args.realistic):
         from .bench import core
         sections.append(core.run(args))
+    if args.realistic or not (args.core or args.hypha or args.hybrid):
+        from .bench import realistic
+        sections.append(realistic.run(args))
     report.show(sections, plot=args.plot, save=args.save)
     return 0
 
@@ -31,6 +34,8 @@ def main(argv=None) -> int:
     bench = sub.add_parser("bench", help="run the benchmarks side by side with peer libraries")
     bench.add_argument("--quick", action="store_true", help="small workloads, < 1 minute")
     bench.add_argument("--core", action="store_true", help="core workloads W1-W4 (default)")
+    bench.add_argument("--realistic", action="store_true",
+                       help="service-shaped payloads, encode and decode (default)")
     bench.add_argument("--hypha", action="store_true", help="echo through a local Hypha server")
     bench.add_argument("--hybrid", action="store_true", help="Hybrid Runner bodies and batching")
     bench.add_argument("--plot", metavar="FILE.png", help="draw the comparison")

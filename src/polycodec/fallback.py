@@ -333,20 +333,14 @@ class _Writer:
 def pack_segments(obj, *, default=None, min_oob=DEFAULT_MIN_OOB, strict_map_key=True,
                   codecs=None, max_depth=DEFAULT_MAX_DEPTH):
     """msgpack of the `_rtype` form as a list of pieces; buffers >= min_oob are views."""
-    tree = _run(_encoder(default, strict_map_key, codecs, max_depth, min_oob), obj)
-    writer = _Writer()
-    try:
-        writer.write(tree)
-    except _Fail as e:
-        raise EncodeError(e.reason, _common.format_path(e.parts)) from None
-    return writer.take()
+    return Encoder(default=default, strict_map_key=strict_map_key, codecs=codecs,
+                   max_depth=max_depth, min_oob=min_oob).pack_segments(obj)
 
 
 def packb(obj, *, default=None, strict_map_key=True, codecs=None, max_depth=DEFAULT_MAX_DEPTH):
     """msgpack bytes of the `_rtype` form (equal to msgpack.packb(RPC._encode(obj)))."""
-    segments = pack_segments(obj, default=default, min_oob=DEFAULT_MIN_OOB,
-                             strict_map_key=strict_map_key, codecs=codecs, max_depth=max_depth)
-    return segments[0] if len(segments) == 1 else b"".join(segments)
+    return Encoder(default=default, strict_map_key=strict_map_key, codecs=codecs,
+                   max_depth=max_depth).encode(obj)
 
 
 # ------------------------------------------------------------------------------------ read
@@ -683,27 +677,19 @@ def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=Tru
                 max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
                 rtype_hook=None, bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    max_size, max_depth, max_items = _common.decode_options(
-        dict_type, max_size, max_depth, max_items, codecs, rtype_hook)
-    reader = _reader(buf, offset, strict_map_key, max_size, max_depth, max_items, copy=copy,
-                     dict_type=dict_type, codecs=codecs, rtype_hook=rtype_hook,
-                     bin_views=bin_views)
-    value = reader.read(0)
-    return value, reader.pos
+    return Decoder(copy=copy, dict_type=dict_type, strict_map_key=strict_map_key,
+                   max_size=max_size, max_depth=max_depth, codecs=codecs,
+                   rtype_hook=rtype_hook, bin_views=bin_views,
+                   max_items=max_items).decode_from(buf, offset)
 
 
 def unpackb(buf, *, copy=False, dict_type=dict, strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
             max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None, bin_views=False,
             max_items=DEFAULT_MAX_ITEMS):
     """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
-    obj, end = unpack_from(buf, 0, copy=copy, dict_type=dict_type,
-                           strict_map_key=strict_map_key, max_size=max_size,
-                           max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook,
-                           bin_views=bin_views, max_items=max_items)
-    size = memoryview(buf).nbytes
-    if end != size:
-        raise DecodeError(f"extra data: {size - end} bytes after the object", end)
-    return obj
+    return Decoder(copy=copy, dict_type=dict_type, strict_map_key=strict_map_key,
+                   max_size=max_size, max_depth=max_depth, codecs=codecs,
+                   rtype_hook=rtype_hook, bin_views=bin_views, max_items=max_items).decode(buf)
 
 
 def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH):
@@ -714,6 +700,99 @@ def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPT
                      skip_only=True)
     reader.read(0)
     return reader.pos
+
+
+# ------------------------------------------------------------------------ reusable objects
+class Encoder:
+    """packb / pack_segments with options fixed (and validated) at construction.
+
+    Holds no state between calls, so one instance may be shared by any number of threads.
+    The codec registry is read at each call: codecs registered later apply."""
+
+    __slots__ = ("_default", "_strict", "_codecs", "_max_depth", "_min_oob")
+
+    def __init__(self, *, default=None, strict_map_key=True, codecs=None,
+                 max_depth=DEFAULT_MAX_DEPTH, min_oob=DEFAULT_MIN_OOB):
+        self._max_depth, self._min_oob = _common.encode_options(default, codecs, max_depth,
+                                                                min_oob)
+        self._default = default
+        self._strict = bool(strict_map_key)
+        self._codecs = codecs
+
+    default = property(lambda self: self._default)
+    strict_map_key = property(lambda self: self._strict)
+    codecs = property(lambda self: self._codecs)
+    max_depth = property(lambda self: self._max_depth)
+    min_oob = property(lambda self: self._min_oob)
+
+    def encode(self, obj):
+        """msgpack bytes of `obj` (as packb)."""
+        segments = self._segments(obj, DEFAULT_MIN_OOB)
+        return segments[0] if len(segments) == 1 else b"".join(segments)
+
+    def pack_segments(self, obj):
+        """msgpack of `obj` as pieces; buffers >= min_oob are views (as pack_segments)."""
+        return self._segments(obj, self._min_oob)
+
+    def _segments(self, obj, min_oob):
+        _deep_enough()
+        enc = _Encoder(self._default, self._strict, self._codecs, self._max_depth, min_oob)
+        tree = _run(enc, obj)
+        writer = _Writer()
+        try:
+            writer.write(tree)
+        except _Fail as e:
+            raise EncodeError(e.reason, _common.format_path(e.parts)) from None
+        return writer.take()
+
+
+class Decoder:
+    """unpackb / unpack_from with options fixed (and validated) at construction.
+
+    Holds no state between calls, so one instance may be shared by any number of threads.
+    The codec registry is read at each call: codecs registered later apply."""
+
+    __slots__ = ("_copy", "_dict_type", "_strict", "_max_size", "_max_depth", "_codecs",
+                 "_rtype_hook", "_bin_views", "_max_items")
+
+    def __init__(self, *, copy=False, dict_type=dict, strict_map_key=True,
+                 max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
+                 rtype_hook=None, bin_views=False, max_items=DEFAULT_MAX_ITEMS):
+        self._max_size, self._max_depth, self._max_items = _common.decode_options(
+            dict_type, max_size, max_depth, max_items, codecs, rtype_hook)
+        self._copy = bool(copy)
+        self._dict_type = dict_type
+        self._strict = bool(strict_map_key)
+        self._codecs = codecs
+        self._rtype_hook = rtype_hook
+        self._bin_views = bool(bin_views)
+
+    copy = property(lambda self: self._copy)
+    dict_type = property(lambda self: self._dict_type)
+    strict_map_key = property(lambda self: self._strict)
+    max_size = property(lambda self: self._max_size)
+    max_depth = property(lambda self: self._max_depth)
+    codecs = property(lambda self: self._codecs)
+    rtype_hook = property(lambda self: self._rtype_hook)
+    bin_views = property(lambda self: self._bin_views)
+    max_items = property(lambda self: self._max_items)
+
+    def decode(self, buf):
+        """The one msgpack object that fills `buf` (as unpackb)."""
+        obj, end = self.decode_from(buf, 0)
+        size = memoryview(buf).nbytes
+        if end != size:
+            raise DecodeError(f"extra data: {size - end} bytes after the object", end)
+        return obj
+
+    def decode_from(self, buf, offset=0):
+        """(value, end_offset) of the object at `offset` (as unpack_from)."""
+        reader = _reader(buf, offset, self._strict, self._max_size, self._max_depth,
+                         self._max_items, copy=self._copy, dict_type=self._dict_type,
+                         codecs=self._codecs, rtype_hook=self._rtype_hook,
+                         bin_views=self._bin_views)
+        value = reader.read(0)
+        return value, reader.pos
 
 
 # ---------------------------------------------------------------------------------- chunks

@@ -465,7 +465,7 @@ class _Run:
         base = base or self.primary
         for name, m in self.impls:
             r = self.row(wl, name, lambda m=m: m.unpackb(m.packb(d)), base, check=d.__eq__)
-            self.target_ratio(r, msgspec_row, 1.25, "msgspec")
+            self.target_ratio(r, msgspec_row, 1.0, "msgspec")
             self.target_speedup(r, hypha_row, 15, "hypha-rpc")
         if p.msgpack:
             self.row(wl, "msgpack", lambda: p.msgpack.unpackb(p.msgpack.packb(d)), base,

@@ -410,7 +410,7 @@ def _invoke(rf, arguments, kwargs, packed_args=None, direct=False):
             resolve=resolve, reject=reject, session_id=session, clear_after_called=True,
             timer=timer, local_workspace=rf._local_workspace, description=rf._description)
         if rf._with_promise == True:  # noqa: E712  (hypha-rpc compares the same way)
-            extra.append(("promise", [polycodec.packb(promise, strict_map_key=False)]))
+            extra.append(("promise", [envelope.packb_loose(promise)]))
         elif rf._with_promise == "*":
             extra.append(("promise", [polycodec.packb("*")]))
             extra.append(("t", [polycodec.packb(timeout / 2)]))

@@ -39,13 +39,20 @@ def map_header(n: int) -> bytes:
 
 
 # --- building -------------------------------------------------------------------------------
+# One Encoder/Decoder per option set, shared (they are thread-safe): options are checked once,
+# not per message.
+_LOOSE = polycodec.Encoder(strict_map_key=False)
+_PLAIN = polycodec.Decoder()
+packb_loose = _LOOSE.encode     # packb(value, strict_map_key=False)
+
+
 def pack_frame(main: dict, extra=(), *, strict_map_key=False) -> list:
     """Segments of a frame: `packb(main)`, then `extra` (omitted when empty).
 
     `extra` is a list of (key, value segments) pairs, in order: each value is packed by the
     caller with its own options (`args` with `pack_value`, small values with `packb`), so
     large buffers stay views and nothing is packed twice."""
-    segs = [polycodec.packb(main, strict_map_key=strict_map_key)]
+    segs = [polycodec.packb(main) if strict_map_key else _LOOSE.encode(main)]
     if extra:
         segs.extend(pack_extra(extra))
     return segs
@@ -126,7 +133,9 @@ def join(segments) -> bytes:
 # --- parsing --------------------------------------------------------------------------------
 def parse_main(buf, *, max_size=polycodec.spec.DEFAULT_MAX_SIZE):
     """(main, offset of extra). `main` is a plain dict of plain values."""
-    main, end = polycodec.unpack_from(buf, 0, max_size=max_size)
+    dec = _PLAIN if max_size == polycodec.spec.DEFAULT_MAX_SIZE else \
+        polycodec.Decoder(max_size=max_size)
+    main, end = dec.decode_from(buf, 0)
     if not isinstance(main, dict):
         raise DecodeError(f"frame: main must be a map, got {type(main).__name__}", 0)
     return main, end
@@ -162,14 +171,16 @@ def parse_extra(buf, offset, *, options=None, lazy=(), max_size=polycodec.spec.D
     mv = memoryview(buf).cast("B") if not isinstance(buf, (bytes, bytearray)) else memoryview(buf)
     if offset >= len(mv):
         return None
-    options = options or {}
+    plain = _PLAIN if max_size == polycodec.spec.DEFAULT_MAX_SIZE else \
+        polycodec.Decoder(max_size=max_size)
     out = {}
     key = None
     try:
+        values = polycodec.Decoder(max_size=max_size, **options) if options else plain
         n, pos = _read_map_header(mv, offset)
         for _ in range(n):
             key = None
-            key, pos = polycodec.unpack_from(mv, pos, max_size=max_size)
+            key, pos = plain.decode_from(mv, pos)
             if not isinstance(key, str):
                 raise DecodeError(f"frame: extra key {key!r} is not str", pos)
             if key in lazy:
@@ -177,7 +188,7 @@ def parse_extra(buf, offset, *, options=None, lazy=(), max_size=polycodec.spec.D
                 out[key] = Raw(mv[pos:end])
                 pos = end
                 continue
-            value, pos = polycodec.unpack_from(mv, pos, max_size=max_size, **options)
+            value, pos = values.decode_from(mv, pos)
             out[key] = value
         if pos != len(mv):
             raise DecodeError(f"frame: {len(mv) - pos} bytes after extra", pos)
