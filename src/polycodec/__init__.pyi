@@ -28,8 +28,8 @@ IMPLEMENTATION: Final[Literal["cython", "python"]]
 def implementations() -> dict[str, ModuleType]: ...
 
 __all__ = [
-    "IMPLEMENTATION", "packb", "pack_segments", "unpackb", "unpack_from", "skip", "Bin", "encode",
-    "decode", "chunks", "Reassembler", "register_codec", "unregister_codec", "CodecRegistry",
+    "IMPLEMENTATION", "Encoder", "Decoder", "packb", "pack_segments", "unpackb", "unpack_from",
+    "skip", "Bin", "encode", "decode", "chunks", "Reassembler", "register_codec", "unregister_codec", "CodecRegistry",
     "default_registry", "PolycodecError", "Problem", "DecodeError", "EncodeError", "RemoteError",
     "spec", "implementations",
 ]

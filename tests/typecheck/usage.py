@@ -32,6 +32,12 @@ def core() -> None:
         r.add(i, piece)
     missing: list[int] = r.missing()
     whole: memoryview = r.result(len(pieces))
+    encoder = polycodec.Encoder(default=repr, max_depth=64)
+    framed: bytes = encoder.encode(value)
+    decoder = polycodec.Decoder(copy=True, max_items=1000)
+    again, stop2 = decoder.decode_from(framed, 0)
+    print(decoder.decode(framed), again, stop2 + decoder.max_items, encoder.pack_segments(arr))
+    polycodec.Decoder(max_items="many")  # type: ignore[arg-type]
     registry = polycodec.CodecRegistry()
     registry.register(name="point", type=complex, encoder=lambda c: [c.real, c.imag],
                       decoder=lambda d: complex(*d))
