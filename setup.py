@@ -3,7 +3,7 @@ import os
 
 from setuptools import Extension, setup
 
-MODULES = ["_packer", "_unpacker", "_chunks"]
+MODULES = ["_packer", "_unpacker", "_chunks", "_stream"]
 
 
 def extensions():

@@ -9,6 +9,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.object cimport PyCallable_Check
 from cpython.ref cimport PyObject
 from cpython.dict cimport PyDict_Next
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from libc.string cimport memcpy, memcmp
 from libc.stdint cimport uint64_t, int64_t
 
@@ -682,23 +683,10 @@ cdef class _EncodeState:
             return PyBytes_FromStringAndSize(self.buf, self.length)
         self._flush()
         cdef Py_ssize_t total = 0
-        cdef Py_buffer view
         for seg in self.segments:
             total += memoryview(seg).nbytes
         out = PyBytes_FromStringAndSize(NULL, total)
-        cdef char *dst = PyBytes_AS_STRING(out)
-        cdef Py_ssize_t pos = 0
-        for seg in self.segments:
-            PyObject_GetBuffer(seg, &view, PyBUF_SIMPLE | PyBUF_ANY_CONTIGUOUS)
-            try:
-                if view.len >= _BIG_COPY:
-                    with nogil:
-                        memcpy(dst + pos, view.buf, view.len)
-                else:
-                    memcpy(dst + pos, view.buf, view.len)
-                pos += view.len
-            finally:
-                PyBuffer_Release(&view)
+        _copy_segments(PyBytes_AS_STRING(out), self.segments)
         self.segments = []
         return out
 
@@ -790,6 +778,16 @@ packb / pack_segments with options fixed (and validated) at construction.
         finally:
             self._release(p)
 
+    def encode_into(self, obj, bytearray buffer, Py_ssize_t offset=0):
+        """Write the msgpack bytes of `obj` into `buffer` at `offset` (-1: at its end) and
+        end `buffer` there, as msgspec's encode_into: many values, one growing buffer."""
+        cdef _EncodeState p = self._acquire(DEFAULT_MIN_OOB)
+        try:
+            p._run(obj)
+            _write_into(buffer, offset, p)
+        finally:
+            self._release(p)
+
 
 cdef Encoder _DEFAULT_ENCODER = Encoder()
 
@@ -809,3 +807,40 @@ def pack_segments(obj, *, default=None, min_oob=DEFAULT_MIN_OOB, strict_map_key=
     """msgpack of the `_rtype` form as a list of pieces; buffers >= min_oob are views."""
     return Encoder(default=default, strict_map_key=strict_map_key, codecs=codecs,
                    max_depth=max_depth, min_oob=min_oob).pack_segments(obj)
+
+
+cdef int _write_into(bytearray out, Py_ssize_t offset, _EncodeState p) except -1:
+    """The encoded bytes of `p` into `out` at `offset`; `out` then ends with them."""
+    cdef Py_ssize_t size = PyByteArray_GET_SIZE(out)
+    cdef Py_ssize_t total
+    if offset == -1:
+        offset = size
+    if offset < 0 or offset > size:
+        raise ValueError(f"offset {offset} outside a buffer of {size} bytes")
+    segs = p._take() if p.segments else None
+    total = p.length if segs is None else sum([memoryview(seg).nbytes for seg in segs])
+    PyByteArray_Resize(out, offset + total)
+    cdef char *dst = PyByteArray_AS_STRING(out) + offset
+    if segs is None:
+        memcpy(dst, p.buf, p.length)
+    else:
+        _copy_segments(dst, segs)
+    return 0
+
+
+cdef int _copy_segments(char *dst, list segs) except -1:
+    """The segments back to back at `dst`; large copies release the GIL."""
+    cdef Py_buffer view
+    cdef Py_ssize_t pos = 0
+    for seg in segs:
+        PyObject_GetBuffer(seg, &view, PyBUF_SIMPLE | PyBUF_ANY_CONTIGUOUS)
+        try:
+            if view.len >= _BIG_COPY:
+                with nogil:
+                    memcpy(dst + pos, view.buf, view.len)
+            else:
+                memcpy(dst + pos, view.buf, view.len)
+            pos += view.len
+        finally:
+            PyBuffer_Release(&view)
+    return 0

@@ -822,3 +822,16 @@ def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE,
     pin = _pin(u)
     u.skip(0)
     return u.pos
+
+
+def decode_run(Decoder decoder, buf, Py_ssize_t offset, Py_ssize_t count):
+    """(`count` values decoded back to back from `offset`, end offset): the stream decoder's
+    loop, one call per fed piece instead of one per value. The caller has scanned the values
+    complete, and checks sizes itself (the decoder's max_size would count the whole run)."""
+    cdef _DecodeState u = decoder._state(buf, offset)
+    pin = _pin(u)
+    cdef list out = []
+    cdef Py_ssize_t i
+    for i in range(count):
+        out.append(u.read(0, False))
+    return out, u.pos

@@ -37,6 +37,10 @@ encode = _impl.encode
 decode = _impl.decode
 chunks = _impl.chunks
 Reassembler = _impl.Reassembler
+Unpacker = _impl.Unpacker
+aunpack = _impl.aunpack
+dump = _impl.dump
+adump = _impl.adump
 
 
 def implementations() -> dict:
@@ -49,7 +53,7 @@ def implementations() -> dict:
 
 __all__ = [
     "IMPLEMENTATION", "Encoder", "Decoder", "packb", "pack_segments", "unpackb", "unpack_from", "skip", "Bin", "encode", "decode",
-    "chunks", "Reassembler", "register_codec", "unregister_codec", "CodecRegistry",
+    "chunks", "Reassembler", "Unpacker", "aunpack", "dump", "adump", "register_codec", "unregister_codec", "CodecRegistry",
     "default_registry", "PolycodecError", "Problem", "DecodeError", "EncodeError", "RemoteError",
     "spec", "implementations",
 ]

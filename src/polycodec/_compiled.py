@@ -17,3 +17,10 @@ class Reassembler(_fallback.Reassembler):
 
     def _write(self, start, mv):
         _copy_into(self._buf, start, mv)
+
+
+from ._stream import Scanner as _Scanner  # noqa: E402
+from ._unpacker import decode_run as _decode_run  # noqa: E402
+from . import stream as _stream  # noqa: E402
+
+Unpacker, aunpack, dump, adump = _stream.bind(Decoder, Encoder, _Scanner, _decode_run, skip)

@@ -18,10 +18,13 @@ def _bench(args) -> int:
     if args.hybrid:
         from .bench import hybrid
         sections.append(hybrid.run(args))
-    if args.core or not (args.hypha or args.hybrid or args.realistic):
+    if args.pipelines:
+        from .bench import pipelines
+        sections.append(pipelines.run(args))
+    if args.core or not (args.hypha or args.hybrid or args.realistic or args.pipelines):
         from .bench import core
         sections.append(core.run(args))
-    if args.realistic or not (args.core or args.hypha or args.hybrid):
+    if args.realistic or not (args.core or args.hypha or args.hybrid or args.pipelines):
         from .bench import realistic
         sections.append(realistic.run(args))
     report.show(sections, plot=args.plot, save=args.save)
@@ -38,6 +41,7 @@ def main(argv=None) -> int:
                        help="service-shaped payloads, encode and decode (default)")
     bench.add_argument("--hypha", action="store_true", help="echo through a local Hypha server")
     bench.add_argument("--hybrid", action="store_true", help="Hybrid Runner bodies and batching")
+    bench.add_argument("--pipelines", action="store_true", help="streams and Dask")
     bench.add_argument("--plot", metavar="FILE.png", help="draw the comparison")
     bench.add_argument("--save", metavar="FILE.md", help="also write the tables to a file")
     bench.add_argument("--repeat", type=int, default=None, help="timing repetitions")

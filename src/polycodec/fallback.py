@@ -734,6 +734,20 @@ class Encoder:
         """msgpack of `obj` as pieces; buffers >= min_oob are views (as pack_segments)."""
         return self._segments(obj, self._min_oob)
 
+    def encode_into(self, obj, buffer, offset=0):
+        """Write the msgpack bytes of `obj` into `buffer` at `offset` (-1: at its end) and
+        end `buffer` there, as msgspec's encode_into: many values, one growing buffer."""
+        if not isinstance(buffer, bytearray):
+            raise TypeError(f"buffer must be a bytearray, got {type(buffer).__name__}")
+        if offset == -1:
+            offset = len(buffer)
+        if not 0 <= offset <= len(buffer):
+            raise ValueError(f"offset {offset} outside a buffer of {len(buffer)} bytes")
+        segments = self._segments(obj, DEFAULT_MIN_OOB)
+        del buffer[offset:]
+        for segment in segments:
+            buffer += segment
+
     def _segments(self, obj, min_oob):
         _deep_enough()
         enc = _Encoder(self._default, self._strict, self._codecs, self._max_depth, min_oob)
@@ -999,3 +1013,10 @@ class Reassembler:
         if len(self._buf) > total:
             self._buf.resize(total, refcheck=False)   # give back the unused reservation
         return memoryview(self._buf).toreadonly()
+
+
+# ---------------------------------------------------------------------------------- stream
+from . import _scan, stream as _stream  # noqa: E402  (stream imports no implementation)
+
+Unpacker, aunpack, dump, adump = _stream.bind(Decoder, Encoder, _scan.Scanner,
+                                              _scan.decode_run, skip)

@@ -98,3 +98,4 @@ DEFAULT_MAX_ITEMS = 2**24                # values in one decoded message (array 
                                          # and values); about 200 bytes of objects each at most
 DEFAULT_MAX_CHUNKS = DEFAULT_MAX_SIZE // CHUNK_SIZE
 DEFAULT_MIN_OOB = 65536                  # pack_segments: buffers this large are not copied
+DEFAULT_MAX_BUFFER_SIZE = 100 * 2**20    # Unpacker: bytes one streamed value may take
