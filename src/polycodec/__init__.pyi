@@ -29,7 +29,8 @@ def implementations() -> dict[str, ModuleType]: ...
 
 __all__ = [
     "IMPLEMENTATION", "Encoder", "Decoder", "packb", "pack_segments", "unpackb", "unpack_from",
-    "skip", "Bin", "encode", "decode", "chunks", "Reassembler", "register_codec", "unregister_codec", "CodecRegistry",
+    "skip", "Bin", "encode", "decode", "chunks", "Reassembler", "Unpacker", "aunpack", "dump",
+    "adump", "register_codec", "unregister_codec", "CodecRegistry",
     "default_registry", "PolycodecError", "Problem", "DecodeError", "EncodeError", "RemoteError",
     "spec", "implementations",
 ]

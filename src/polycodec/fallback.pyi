@@ -1,7 +1,7 @@
 # The core API's types, written once: polycodec, polycodec.fallback and polycodec._compiled
 # all expose these (stubtest checks each of them against this file).
-from collections.abc import Callable, MutableMapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping, Sequence
+from typing import Any, Protocol
 
 from typing_extensions import Buffer, TypeAlias
 
@@ -11,6 +11,19 @@ _Default: TypeAlias = Callable[[Any], Any]    # default(obj) -> an encodable rep
 _RtypeHook: TypeAlias = Callable[[Any], Any]  # rtype_hook(map with an unknown _rtype) -> value
 _DictType: TypeAlias = Callable[[], MutableMapping[Any, Any]]
 _Segment: TypeAlias = bytes | memoryview
+
+class _Readable(Protocol):
+    def read(self, n: int, /) -> bytes: ...
+
+class _AsyncReadable(Protocol):
+    async def read(self, n: int, /) -> bytes: ...
+
+class _Writable(Protocol):
+    def write(self, data: bytes | memoryview, /) -> object: ...
+
+class _AsyncWriter(Protocol):
+    def write(self, data: bytes | memoryview, /) -> object: ...
+    async def drain(self) -> None: ...
 
 def encode(
     obj: object,
@@ -119,6 +132,7 @@ class Encoder:
     def min_oob(self) -> int: ...
     def encode(self, obj: object) -> bytes: ...
     def pack_segments(self, obj: object) -> list[_Segment]: ...
+    def encode_into(self, obj: object, buffer: bytearray, offset: int = 0) -> None: ...
 
 class Decoder:
     def __init__(
@@ -154,3 +168,46 @@ class Decoder:
     def max_items(self) -> int: ...
     def decode(self, buf: Buffer) -> Any: ...
     def decode_from(self, buf: Buffer, offset: int = 0) -> tuple[Any, int]: ...
+
+class Unpacker(Iterator[Any]):
+    def __init__(
+        self,
+        file_like: _Readable | None = None,
+        *,
+        read_size: int = 65536,
+        max_buffer_size: int = 104857600,
+        copy: bool = ...,
+        dict_type: _DictType = ...,
+        strict_map_key: bool = ...,
+        max_size: int = ...,
+        max_depth: int = ...,
+        codecs: CodecRegistry | None = ...,
+        rtype_hook: _RtypeHook | None = ...,
+        bin_views: bool = ...,
+        max_items: int = ...,
+    ) -> None: ...
+    def feed(self, data: Buffer) -> None: ...
+    def close(self) -> None: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def __next__(self) -> Any: ...
+    def take(self, n: int) -> list[Any]: ...
+    def skip(self) -> bool: ...
+    def tell(self) -> int: ...
+
+def aunpack(
+    reader: _AsyncReadable,
+    *,
+    read_size: int = 65536,
+    max_buffer_size: int = 104857600,
+    copy: bool = ...,
+    dict_type: _DictType = ...,
+    strict_map_key: bool = ...,
+    max_size: int = ...,
+    max_depth: int = ...,
+    codecs: CodecRegistry | None = ...,
+    rtype_hook: _RtypeHook | None = ...,
+    bin_views: bool = ...,
+    max_items: int = ...,
+) -> AsyncIterator[Any]: ...
+def dump(obj: object, stream: _Writable, *, encoder: Encoder | None = None) -> int: ...
+async def adump(obj: object, writer: _AsyncWriter, *, encoder: Encoder | None = None) -> int: ...

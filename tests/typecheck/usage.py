@@ -7,6 +7,8 @@ A new public name gets one call here.
 """
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
 import polycodec
@@ -38,6 +40,17 @@ def core() -> None:
     again, stop2 = decoder.decode_from(framed, 0)
     print(decoder.decode(framed), again, stop2 + decoder.max_items, encoder.pack_segments(arr))
     polycodec.Decoder(max_items="many")  # type: ignore[arg-type]
+    out = bytearray()
+    encoder.encode_into(value, out, -1)
+    unpacker = polycodec.Unpacker(max_buffer_size=1 << 20, max_depth=32)
+    unpacker.feed(out)
+    unpacker.close()
+    first: list[object] = unpacker.take(1)
+    print(first, list(unpacker), unpacker.tell(), unpacker.skip())
+    with open("/dev/null", "wb") as sink:
+        written: int = polycodec.dump(value, sink, encoder=encoder)
+    polycodec.Unpacker(read_size="big")  # type: ignore[arg-type]
+    print(written)
     registry = polycodec.CodecRegistry()
     registry.register(name="point", type=complex, encoder=lambda c: [c.real, c.imag],
                       decoder=lambda d: complex(*d))
@@ -65,6 +78,11 @@ def core() -> None:
     text: str = polycodec.packb(1)  # type: ignore[assignment]
     polycodec.Reassembler(chunk=4)  # type: ignore[call-arg]
     print(text)
+
+
+async def streams(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async for value in polycodec.aunpack(reader, max_size=1 << 20):
+        await polycodec.adump(value, writer)
 
 
 async def hypha() -> None:
