@@ -226,7 +226,9 @@ cdef class _EncodeState:
         cdef char *p
         if not pc_small_long(obj, &v):      # beyond one digit: the general writer
             return self._int_big(obj)
-        self._reserve(5)                     # |v| < 2**30 here
+        # |v| < 2**30 here. This cascade repeats _uint's on purpose: small enough to be
+        # inlined into every container loop (sharing _uint's made 500 ints 2.5x slower).
+        self._reserve(5)
         p = self.buf + self.length
         if v >= 0:
             if v < 0x80:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import os
+import random
 import statistics
 import time
 
@@ -202,6 +203,7 @@ class _Bench:
     def time_group(self, workload, cands, arg, check, default_base):
         """Check each candidate once, then time them in interleaved rounds."""
         live = []
+        shuffle = random.Random(len(workload)).shuffle   # repeatable orders
         for name, fn, base in cands:
             try:
                 out = fn(arg)
@@ -219,8 +221,11 @@ class _Bench:
         for k in range(max((c[5] for c in live), default=0)):
             if k % 10 == 0:
                 gc.collect()
-            # the order rotates: no candidate always runs first, after the collection
-            for c in live[k % len(live):] + live[:k % len(live)]:
+            # a new order each round: no candidate always runs first or after the same one
+            # (what runs before leaves the caches and the allocator in its own state)
+            order = list(live)
+            shuffle(order)
+            for c in order:
                 if k < c[5]:
                     fn, number = c[1], c[4]
                     t0 = _clock()
