@@ -21,6 +21,7 @@ POLYCODEC_DASK_STRICT environment variable, "1" by default).
 from __future__ import annotations
 
 import os
+import threading
 
 try:
     from distributed import Client
@@ -95,31 +96,42 @@ def dumps(x, context=None):
     return {}, frames
 
 
+def _frame(d):
+    frames = _receiving.frames
+    i = d.get(RVALUE)
+    if type(i) is not int or not 0 < i < len(frames):
+        raise DecodeError(f"{d[RTYPE]} names frame {i!r} of {len(frames)}")
+    mv = memoryview(frames[i])
+    return mv if (mv.format == "B" and mv.ndim == 1) else mv.cast("B")
+
+
+def _hook(d):
+    """The header's frame markers -> views of the frames of the loads() call in progress."""
+    rtype = d[RTYPE]
+    if not rtype.startswith(_MARK):
+        return d
+    if rtype == _ND:
+        d = {RVALUE: _frame(d), RSHAPE: d.get(RSHAPE), RDTYPE: d.get(RDTYPE)}
+        return _common.build_ndarray(d, None, False)
+    if rtype == _MV:
+        return _common.build_memoryview({RVALUE: _frame(d)}, None, False)
+    if rtype == _BYTES:
+        return bytes(_frame(d))
+    raise DecodeError(f"unknown frame marker {rtype!r}")
+
+
+_decoder = Decoder(rtype_hook=_hook)
+_receiving = threading.local()      # the frames _hook reads (loads runs in many threads)
+
+
 def loads(header, frames):
     """The value of dumps' frames; buffers are read-only views of frames[1:]."""
     calls["loads"] += 1
-
-    def frame(d):
-        i = d.get(RVALUE)
-        if type(i) is not int or not 0 < i < len(frames):
-            raise DecodeError(f"{d[RTYPE]} names frame {i!r} of {len(frames)}")
-        mv = memoryview(frames[i])
-        return mv if (mv.format == "B" and mv.ndim == 1) else mv.cast("B")
-
-    def hook(d):
-        rtype = d[RTYPE]
-        if not rtype.startswith(_MARK):
-            return d
-        if rtype == _ND:
-            d = {RVALUE: frame(d), RSHAPE: d.get(RSHAPE), RDTYPE: d.get(RDTYPE)}
-            return _common.build_ndarray(d, None, False)
-        if rtype == _MV:
-            return _common.build_memoryview({RVALUE: frame(d)}, None, False)
-        if rtype == _BYTES:
-            return bytes(frame(d))
-        raise DecodeError(f"unknown frame marker {rtype!r}")
-
-    return Decoder(rtype_hook=hook).decode(frames[0])
+    _receiving.frames = frames
+    try:
+        return _decoder.decode(frames[0])
+    finally:
+        _receiving.frames = ()
 
 
 register_serialization_family(NAME, dumps, loads)
