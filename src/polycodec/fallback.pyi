@@ -1,9 +1,9 @@
 # The core API's types, written once: polycodec, polycodec.fallback and polycodec._compiled
 # all expose these (stubtest checks each of them against this file).
 from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
-from typing_extensions import Buffer, TypeAlias
+from typing_extensions import Buffer, TypeAlias, Unpack
 
 from .codecs import CodecRegistry
 
@@ -11,6 +11,17 @@ _Default: TypeAlias = Callable[[Any], Any]    # default(obj) -> an encodable rep
 _RtypeHook: TypeAlias = Callable[[Any], Any]  # rtype_hook(map with an unknown _rtype) -> value
 _DictType: TypeAlias = Callable[[], MutableMapping[Any, Any]]
 _Segment: TypeAlias = bytes | memoryview
+
+class _DecoderOptions(TypedDict, total=False):  # Decoder's options, as keywords elsewhere
+    copy: bool
+    dict_type: _DictType
+    strict_map_key: bool
+    max_size: int
+    max_depth: int
+    codecs: CodecRegistry | None
+    rtype_hook: _RtypeHook | None
+    bin_views: bool
+    max_items: int
 
 class _Readable(Protocol):
     def read(self, n: int, /) -> bytes: ...
@@ -176,15 +187,7 @@ class Unpacker(Iterator[Any]):
         *,
         read_size: int = 65536,
         max_buffer_size: int = 104857600,
-        copy: bool = ...,
-        dict_type: _DictType = ...,
-        strict_map_key: bool = ...,
-        max_size: int = ...,
-        max_depth: int = ...,
-        codecs: CodecRegistry | None = ...,
-        rtype_hook: _RtypeHook | None = ...,
-        bin_views: bool = ...,
-        max_items: int = ...,
+        **options: Unpack[_DecoderOptions],
     ) -> None: ...
     def feed(self, data: Buffer) -> None: ...
     def close(self) -> None: ...
@@ -199,15 +202,7 @@ def aunpack(
     *,
     read_size: int = 65536,
     max_buffer_size: int = 104857600,
-    copy: bool = ...,
-    dict_type: _DictType = ...,
-    strict_map_key: bool = ...,
-    max_size: int = ...,
-    max_depth: int = ...,
-    codecs: CodecRegistry | None = ...,
-    rtype_hook: _RtypeHook | None = ...,
-    bin_views: bool = ...,
-    max_items: int = ...,
+    **options: Unpack[_DecoderOptions],
 ) -> AsyncIterator[Any]: ...
 def dump(obj: object, stream: _Writable, *, encoder: Encoder | None = None) -> int: ...
 async def adump(obj: object, writer: _AsyncWriter, *, encoder: Encoder | None = None) -> int: ...

@@ -50,6 +50,8 @@ def core() -> None:
     with open("/dev/null", "wb") as sink:
         written: int = polycodec.dump(value, sink, encoder=encoder)
     polycodec.Unpacker(read_size="big")  # type: ignore[arg-type]
+    polycodec.Unpacker(max_depth="deep")  # type: ignore[arg-type]
+    polycodec.Unpacker(maxdepth=3)  # type: ignore[call-arg]
     print(written)
     registry = polycodec.CodecRegistry()
     registry.register(name="point", type=complex, encoder=lambda c: [c.real, c.imag],
