@@ -708,7 +708,12 @@ cdef Py_ssize_t _KEEP_CAPACITY = 1 << 22   # a reused buffer larger than this (4
 
 
 cdef class Encoder:
-    """packb / pack_segments with options fixed (and validated) at construction.
+    # The first two docstring lines are the class's signature for inspect (a cdef class's
+    # __init__ has none); tests/test_public_api.py checks it equals the fallback's.
+    """Encoder(*, default=None, strict_map_key=True, codecs=None, max_depth=256, min_oob=65536)
+--
+
+packb / pack_segments with options fixed (and validated) at construction.
 
     One instance may be shared across threads: a call uses the instance's scratch buffer when
     no other call holds it (checked and taken under the GIL) and a fresh one otherwise. The

@@ -697,7 +697,12 @@ cdef inline Py_ssize_t _clamp(n):
 
 
 cdef class Decoder:
-    """unpackb / unpack_from with options fixed (and validated) at construction.
+    # The first two docstring lines are the class's signature for inspect (a cdef class's
+    # __init__ has none); tests/test_public_api.py checks it equals the fallback's.
+    """Decoder(*, copy=False, dict_type=dict, strict_map_key=True, max_size=2147483648, max_depth=256, codecs=None, rtype_hook=None, bin_views=False, max_items=16777216)
+--
+
+unpackb / unpack_from with options fixed (and validated) at construction.
 
     One instance may be shared across threads: between calls it keeps only its cache of short
     map keys (see _KeyCache). The codec registry is read at each call: codecs registered later

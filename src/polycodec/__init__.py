@@ -3,9 +3,7 @@
 The compiled core is used when it is built and `POLYCODEC_PUREPYTHON` is not set to 1;
 otherwise the pure-Python fallback (same API, same bytes) is used. `IMPLEMENTATION` says which.
 """
-from __future__ import annotations
-
-import os
+from os import environ as _environ
 
 from . import spec
 from ._common import Bin
@@ -17,12 +15,12 @@ __version__ = "0.1.0"
 from . import fallback  # noqa: E402  (always importable: the reference semantics)
 
 try:
-    from . import _compiled as compiled
+    from . import _compiled
 except ImportError:  # extension not built
-    compiled = None
+    _compiled = None
 
-if compiled is not None and os.environ.get("POLYCODEC_PUREPYTHON") != "1":
-    _impl = compiled
+if _compiled is not None and _environ.get("POLYCODEC_PUREPYTHON") != "1":
+    _impl = _compiled
     IMPLEMENTATION = "cython"
 else:
     _impl = fallback
@@ -48,8 +46,8 @@ adump = _impl.adump
 def implementations() -> dict:
     """{"cython": module, "python": module} for the implementations available here."""
     impls = {"python": fallback}
-    if compiled is not None:
-        impls["cython"] = compiled
+    if _compiled is not None:
+        impls["cython"] = _compiled
     return impls
 
 

@@ -1,8 +1,9 @@
-"""The one source of truth for the Hypha wire tables (see shared/spec/hypha-wire.md).
+"""The one source of truth for the Hypha wire tables (described in docs/wire-hypha.md).
 
-Code (both implementations, the Hypha layer) and tests (strategies, golden vectors) read these
-tables; adding an `_rtype` means adding a row here, a branch in both implementations and a
-strategy in tests/strategies.py.
+Both implementations and the Hypha layer read the keys, limits and chunk constants from here.
+`ROWS` is the value table itself: the tests generate their strategies and golden vectors from
+it and check docs/wire-hypha.md against it, so adding an `_rtype` means adding a row here, a
+branch in both implementations and a strategy in tests/strategies.py.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class RtypeRow:
 
     name:        row id (also the `_rtype` string when `rtype` is set)
     rtype:       the `_rtype` emitted, or None for plain msgpack values
-    python:      which Python values produce it (prose, as in the spec)
+    python:      which Python values produce it (prose, as in docs/wire-hypha.md)
     keys:        emitted key order of the encoded map
     decoded_as:  what `unpackb` returns for it (prose; tests use `decoded_form`)
     from_python: True when the Python reference client emits it (byte-equality is checked),
@@ -61,7 +62,6 @@ ROWS: tuple[RtypeRow, ...] = (
     RtypeRow("rtype_dict", "<any>", "dict that already has _rtype (moved last)",
              ("...", RTYPE), "dict_type with _rtype kept (unknown _rtype)"),
 )
-ROW_BY_NAME = {row.name: row for row in ROWS}
 
 # `_rtype` values the core turns into Python values; any other `_rtype` stays a dict (or goes
 # to a registered codec / `rtype_hook`).
@@ -71,7 +71,8 @@ CORE_RTYPES = ("ndarray", "typedarray", "memoryview", "set", "orderedmap", "erro
 TYPEDARRAY_DTYPES = ("int8", "int16", "int32", "uint8", "uint16", "uint32", "float32", "float64")
 
 # Fixed-size numpy dtypes that round-trip through `str(dtype)` (the ndarray `_rdtype`).
-# Object, structured and subarray dtypes are refused on encode (defect 4 of the reference).
+# Object, structured and subarray dtypes are refused on encode (hypha-rpc sends pointer bytes
+# for the first and a dtype string numpy cannot parse back for the others).
 NDARRAY_DTYPES = (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float16", "float32", "float64", "complex64", "complex128",
@@ -86,9 +87,8 @@ INT_MAX = 2**64 - 1
 
 # --- chunking (hypha_rpc.rpc CHUNK_SIZE and friends) -------------------------------------
 CHUNK_SIZE = 262144
-CHUNK_THRESHOLD = CHUNK_SIZE + 1024      # a frame longer than this is chunked
+CHUNK_MARGIN = 1024                      # a frame is chunked when longer than chunk size + this
 MAX_IN_FLIGHT = 30                       # HYPHA_CONCURRENCY_LIMIT
-DIRECT_FRAME_LIMIT = 524288              # larger direct frames raise BufferFull at a stock peer
 
 # --- limits (documented in README; every one is a keyword argument) -----------------------
 DEFAULT_MAX_SIZE = 2**31                 # bytes in one message (unpackb, Reassembler)

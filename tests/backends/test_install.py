@@ -80,8 +80,9 @@ def test_spec_example_body():
 
 
 def test_config_for_a_backend_not_listed_warns_and_is_kept():
-    # the spec page's example pairs demo_yw_backend with a pyrun_backend config: that backend
-    # may come in as a dependency (resolved by the server), so the body keeps it, with a warning
+    # docs/wire-backends.md's install example pairs demo_yw_backend with a pyrun_backend config:
+    # that backend may come in as a dependency (resolved by the server), so the body keeps it,
+    # with a warning
     config = {"pyrun_backend": {"build": {"python": "python3.10", "modules": "numpy"}}}
     with pytest.warns(UnmatchedConfigWarning, match=r"backendsConfig\['pyrun_backend'\].*exact backend name"):
         body = install_request("demo_yw_backend#0.1.1", config)

@@ -5,7 +5,7 @@
 // server-less `new RPC(null, {client_id, silent: true})`, packed with the @msgpack/msgpack
 // encoder the client itself depends on. Beside <name>.msgpack, index.json holds for each case
 // an `expect` tree describing, from the JS value (not from the bytes), what a receiver must
-// decode according to the spec (shared/spec/hypha-wire.md). Never hand-edit the output.
+// decode according to the spec (docs/wire-hypha.md). Never hand-edit the output.
 "use strict";
 const fs = require("fs");
 const path = require("path");

@@ -1,4 +1,4 @@
-"""Wire form: round trips model -> payload -> model, strings or native values, the seed's forms."""
+"""Wire form: round trips model -> payload -> model, strings or native values, the documented forms."""
 from __future__ import annotations
 
 import json
@@ -52,7 +52,7 @@ def test_none_fields_left_out_and_description_plain():
 
 
 def test_seed_object_vocabulary():
-    """The seed's steps: endpoints with calls per method, three kinds of script dependency."""
+    """The steps of the Syncano documentation: endpoints with calls per method, three kinds of script dependency."""
     socket = CustomSocket(name="my_custom_socket")
     ep = Endpoint(name="my_endpoint")
     ep.add_call(ScriptCall(name="custom_script"), methods=["GET"])

@@ -1,4 +1,4 @@
-"""The one source of truth for the YouWol backend facts (shared/spec/socket-payloads.md).
+"""The one source of truth for the YouWol backend facts (described in docs/wire-backends.md).
 
 Code (install body, client, local pyrun backend) and tests read these tables; nothing else
 repeats a route, the header name, the method list, the apiKey rule or a default.
@@ -54,7 +54,7 @@ VERSION_PATTERN = re.compile(
 # apiKey rule, first matching row wins: (version part, prefix). The key is the prefix followed
 # by that part, for the first part that is > 0; the last row applies otherwise.
 API_KEY_RULE = (("major", ""), ("minor", "0"), ("patch", "00"))
-SPEC_API_KEY_EXAMPLES = {"0.1.1": "01"}  # quoted by the spec page
+SPEC_API_KEY_EXAMPLES = {"0.1.1": "01"}  # the install example in docs/wire-backends.md
 
 # --- pyrun /run -----------------------------------------------------------------------------
 RUN_REQUEST_KEYS = {"cellId": str, "code": str, "capturedIn": dict, "capturedOut": list}

@@ -24,7 +24,7 @@ from .batching import aexecute_batches, aiter_batches, execute_batches, iter_bat
 from .transport import (AsyncTransport, Config, HybridResponse, Transport,
                         close_executor_transports, encode_body)
 
-# execute() options of the reference (seed table), with their reference defaults
+# execute() options of the reference (its documented table), with their reference defaults
 EXECUTE_OPTIONS = {
     "active_since": None, "source_system": None, "correlation_id": None, "call_purpose": None,
     "compiler_type": None, "subservices": None, "debug_solve": None, "echo_inputs": False,

@@ -1,7 +1,7 @@
 """THE Hybrid Runner tables: endpoints, metadata keys, defaults, retry statuses.
 
 Client, emulator and tests all read these, so a path or a key is spelled once.
-Facts come from /work/shared/spec/hybrid-runner.md (read from cspark 0.3.3).
+The facts are described in docs/wire-hybrid.md (read from cspark 0.3.3).
 """
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import polycodec
 from polycodec.codecs import CodecRegistry
+from polycodec.spec import CHUNK_MARGIN
 
 from . import envelope
 from .chunking import ADVERTISE_KEY, ChunkReceiver, ChunkSender, Limits
@@ -438,7 +439,7 @@ def _invoke(rf, arguments, kwargs, packed_args=None, direct=False):
 
     size = envelope.frame_size(frame)
     # a chunk upload goes out whole (sized for its receiver: see ChunkSender)
-    if direct or size <= rpc._long_message_chunk_size + 1024 or rf.__no_chunk__:
+    if direct or size <= rpc._long_message_chunk_size + CHUNK_MARGIN or rf.__no_chunk__:
         emit = asyncio.create_task(rpc._emit_message(envelope.join(frame)))
     else:
         emit = asyncio.create_task(st.sender.send(frame, target, rf._remote_parent))

@@ -29,7 +29,9 @@ import warnings
 from dataclasses import dataclass, fields
 
 import polycodec
-from polycodec.spec import CHUNK_SIZE, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE, MAX_IN_FLIGHT
+from polycodec.spec import (
+    CHUNK_SIZE, DEFAULT_MAX_CHUNKS, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE, MAX_IN_FLIGHT,
+)
 
 # The largest chunk an accelerated receiver accepts by default (advertised in its built-in
 # service); stock receivers get CHUNK_SIZE (they refuse frames > 524,288 B).
@@ -67,7 +69,7 @@ class Limits:
     of 64 x 2 GiB per sender and no overall bound. Lower them on small machines."""
 
     max_message_size: int = DEFAULT_MAX_SIZE          # bytes of one reassembled message
-    max_chunks: int = DEFAULT_MAX_SIZE // CHUNK_SIZE  # chunks of one message
+    max_chunks: int = DEFAULT_MAX_CHUNKS              # chunks of one message
     max_uploads_per_peer: int = 64                    # partial uploads one sender may hold
     max_bytes_per_peer: int = 4 * GiB                 # bytes all of one sender's uploads hold
     max_total_bytes: int = 8 * GiB                    # bytes all partial uploads hold

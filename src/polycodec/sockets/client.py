@@ -1,4 +1,4 @@
-"""SocketsClient: the custom-socket routes of the spec page over httpx.
+"""SocketsClient: the custom-socket routes (docs/wire-sockets.md) over httpx.
 
 Unlike the `syncano` library it validates locally before sending, follows every page of a
 listing, filters endpoint listings to one socket when asked, and checks a run's method against

@@ -1,4 +1,4 @@
-"""Custom-socket models with the seed's vocabulary (CustomSocket, Endpoint, ScriptCall, ...).
+"""Custom-socket models with the syncano library's vocabulary (CustomSocket, Endpoint, ScriptCall, ...).
 
 Models never talk to the network (unlike the `syncano` library): building, comparing and
 serialising a socket is pure. Constructors accept anything so that `validate()` can report
@@ -18,8 +18,8 @@ from .parts import (ClassDependency, Endpoint, RuntimeChoices, Script, ScriptCal
 
 # --- the socket -----------------------------------------------------------------------------
 class CustomSocket:
-    """A custom socket. `endpoints` / `dependencies` take model objects, or the raw format of
-    the seed (a ``{name: {"calls": [...]}}`` dict and a list of dicts), or their JSON strings.
+    """A custom socket. `endpoints` / `dependencies` take model objects, or the raw wire format
+    (a ``{name: {"calls": [...]}}`` dict and a list of dicts), or their JSON strings.
     Raw input with a wrong shape raises SocketValidationError listing every problem.
     """
 
@@ -38,7 +38,7 @@ class CustomSocket:
         self.created_at = created_at
         self.updated_at = updated_at
 
-    # -- the seed's editing vocabulary
+    # -- the syncano library's editing vocabulary
     def add_endpoint(self, endpoint):
         self.endpoints.append(endpoint)
         return self
@@ -52,7 +52,7 @@ class CustomSocket:
         raise KeyError(f"no endpoint named {endpoint_name!r}")
 
     def add_dependency(self, dependency=None, *, script_endpoint=None, script=None, name=None):
-        """``add_dependency(dep)`` or the seed's ``add_dependency(script_endpoint=se)``."""
+        """``add_dependency(dep)`` or the library's ``add_dependency(script_endpoint=se)``."""
         if dependency is None:
             dependency = ScriptDependency(script=script, script_endpoint=script_endpoint, name=name)
         self.dependencies.append(dependency)

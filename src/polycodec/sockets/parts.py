@@ -1,5 +1,6 @@
 """The parts of a custom socket (calls, endpoints, dependencies) and the reading of their
-raw form (the seed's ``{name: {"calls": [...]}}`` dict and list of dicts, or their JSON text).
+raw wire form (a ``{name: {"calls": [...]}}`` dict and a list of dicts, or their JSON text;
+docs/wire-sockets.md).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one source of truth for Syncano custom-socket facts (shared/spec/socket-payloads.md).
+"""The one source of truth for Syncano custom-socket facts (described in docs/wire-sockets.md).
 
 Models, validation, client, emulator and tests all read these tables; change a fact here only.
 """

@@ -1,6 +1,6 @@
 """Rule checks of a custom socket: every problem at once, each with its path.
 
-Rules (spec page, library + platform 2018): name required, at most 64 chars, the platform's
+Rules (docs/wire-sockets.md: library + platform 2018): name required, at most 64 chars, the platform's
 name pattern, not a reserved name; at least one endpoint and one dependency; endpoint names
 non-empty, at most 256 chars, not ending in /history or /traces, not duplicated; each endpoint
 has calls; methods among METHODS (case-sensitive) or exactly ["*"], no method handled twice in
