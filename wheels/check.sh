@@ -4,10 +4,11 @@
 # never the source tree. Called by .ci/run. Output: wheels/out/.
 #   PYTHON=python3.X bash wheels/check.sh      # interpreter to build and test with
 #   KEEP_TMP=1 bash wheels/check.sh            # keep the temp dir (venvs, copied tests)
+#   WHEELS_OUT=DIR bash wheels/check.sh         # write the sdist and wheel there instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-OUT=wheels/out
+OUT=${WHEELS_OUT:-wheels/out}
 start=$(date +%s)
 say() { echo "wheels: $* ($(( $(date +%s) - start )) s)"; }
 
@@ -53,7 +54,8 @@ PY
 # --- a fresh venv with the wheel and the core tests' peers ----------------------------------
 "$PY" -m venv "$TMP/venv"
 VPY="$TMP/venv/bin/python"
-"$VPY" -m pip install -q "$wheel" pytest pytest-timeout hypothesis msgpack "hypha-rpc==0.21.47"
+"$VPY" -m pip install -q "$wheel" pytest pytest-timeout hypothesis msgpack "hypha-rpc==0.21.47" \
+  'tomli; python_version < "3.11"'
 say "installed the wheel into a fresh venv"
 
 # The tests, copied away from the source tree: only tests/ is importable there, not src/.
@@ -61,7 +63,10 @@ mkdir -p "$TMP/run"
 cp -r tests "$TMP/run/tests"
 find "$TMP/run/tests" -name __pycache__ -prune -exec rm -rf {} +
 "$VPY" - > "$TMP/run/pytest.ini" <<'PY'
-import tomllib
+try:
+    import tomllib
+except ImportError:   # Python 3.10
+    import tomli as tomllib
 ini = tomllib.load(open("pyproject.toml", "rb"))["tool"]["pytest"]["ini_options"]
 print("[pytest]")
 print("markers =\n" + "".join(f"    {m}\n" for m in ini.get("markers", [])))

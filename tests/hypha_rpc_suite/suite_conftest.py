@@ -6,13 +6,16 @@
   stops its own process while the shared one keeps answering there.
 
 Servers run `python -m hypha.server` of this environment from a temporary folder, bound to
-127.0.0.1; their output goes to `hypha-server-PORT.log` beside the tests.
+127.0.0.1, all with one JWT secret (as upstream): a client's token stays valid across a
+restart. Their output goes to `hypha-server-PORT.log` beside the tests.
 """
+import os
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from . import WS_PORT, free_port
 START_TIMEOUT = 60.0    # seconds; the server takes a few on a loaded machine
 STOP_TIMEOUT = 5.0
 LOG_DIR = Path(__file__).resolve().parent
+SERVER_ENV = dict(os.environ, JWT_SECRET=uuid.uuid4().hex)
 
 # Tests that need a server outside this machine: skipped, with the reason.
 OUTSIDE_SERVER = {
@@ -61,7 +65,7 @@ class HyphaServer:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "hypha.server", "--host=127.0.0.1",
                  f"--port={self.port}"],
-                cwd=self._cwd.name, stdout=log, stderr=subprocess.STDOUT)
+                cwd=self._cwd.name, env=SERVER_ENV, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
