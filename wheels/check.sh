@@ -84,6 +84,6 @@ if not where.startswith(venv + os.sep):
 if polycodec.IMPLEMENTATION != "cython":
     sys.exit("wheels: the installed wheel does not load its compiled core")
 PY
-POLYCODEC_REQUIRE_EXT=1 "$VPY" -m pytest tests/core tests/golden -q -p no:cacheprovider \
+POLYCODEC_REQUIRE_EXT=1 "$VPY" -m pytest tests/core tests/golden -q -rs -p no:cacheprovider \
   -c pytest.ini --rootdir .
 say "core tests passed against the installed wheel"
