@@ -1,9 +1,11 @@
 """Becomes `tests/conftest.py` of hypha-rpc's suite: the fixtures its test files use.
 
 - `websocket_server`: one Hypha server for the whole run, on `WS_PORT`;
-- `restartable_server`: a server of the test's own, on its own free port (`.port`), with
-  `restart(stop_delay)`. Upstream starts it on the session server's port; a restart test then
-  stops its own process while the shared one keeps answering there.
+- `restartable_server`: a server of the test's own on `WS_PORT` (`.port`; some tests reach
+  it through `WS_SERVER_URL`), with `restart(stop_delay)`. The shared server is stopped for
+  such a test and started again before the next test that is not one. (Upstream starts a
+  second server on the same port: it cannot bind while the shared one runs, so a "restart"
+  restarts nothing the client is connected to.)
 
 Servers run `python -m hypha.server` of this environment from a temporary folder, bound to
 127.0.0.1, all with one JWT secret (as upstream): a client's token stays valid across a
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from . import WS_PORT, free_port
+from . import WS_PORT
 
 START_TIMEOUT = 60.0    # seconds; the server takes a few on a loaded machine
 STOP_TIMEOUT = 5.0
@@ -104,19 +106,33 @@ class HyphaServer:
         self._cwd.cleanup()
 
 
+_shared = []   # the websocket_server, once started
+
+
 @pytest.fixture(scope="session")
 def websocket_server():
     server = HyphaServer(WS_PORT)
     server.start()
+    _shared.append(server)
     try:
         yield server
     finally:
+        _shared.clear()
         server.close()
+
+
+@pytest.fixture(autouse=True)
+def _shared_server_is_up(request):
+    """After a restartable_server test took WS_PORT over, the shared server comes back."""
+    if _shared and _shared[0].proc is None and "restartable_server" not in request.fixturenames:
+        _shared[0].start()
 
 
 @pytest.fixture
 def restartable_server():
-    server = HyphaServer(free_port())
+    if _shared:
+        _shared[0].stop()
+    server = HyphaServer(WS_PORT)
     server.start()
     try:
         yield server
