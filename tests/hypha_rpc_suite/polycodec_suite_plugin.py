@@ -46,4 +46,4 @@ def pytest_report_header(config):
     import polycodec
     mode = "accelerated" if config.getoption("accelerate") else "stock"
     return (f"hypha-rpc {hypha_rpc.__version__} {mode}; polycodec {polycodec.__version__} "
-            f"({polycodec.IMPLEMENTATION}) from {Path(polycodec.__file__).parent}")
+            f"({polycodec.IMPLEMENTATION})")
