@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from polycodec.bench.hybrid import _records
-from polycodec.hybrid import Client, bodies, emulated
-from polycodec.hybrid.batching import _columns_batch, _records_batch
-from polycodec.hybrid.emulator import Emulator
+from polycodec.hybrid import Client, bodies
+from polycodec.hybrid.emulator import Emulator, services
+from polycodec.hybrid.sources import _columns_batch, _records_batch
 from polycodec.hybrid.uri import decode
 
 N = 2000
@@ -51,7 +51,7 @@ def test_encode_polycodec_numpy_columns(benchmark):
 @pytest.fixture(scope="module")
 def runner():
     with Emulator() as emu:
-        emu.upload_zip("bench", emulated.make_zip(emulated.numeric_definition(10)))
+        emu.upload_zip("bench", services.make_zip(services.numeric_definition(10)))
         with Client(base_url=emu.url, tenant="bench", token="open") as client:
             yield client
 

@@ -16,375 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import itertools
 import os
-from operator import itemgetter
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
-
-import orjson
 
 from . import bodies, gcpause, tables
 from . import uri as _uri
-from .client import _encode
-from ..errors import EncodeError
 from .errors import BatchError, HybridApiError, HybridSdkError
-from .transport import worker_transport
-
-try:
-    import numpy as np
-except ImportError:  # pragma: no cover
-    np = None
-
-FORMS = ("table", "records")
-
-
-# ---- results ------------------------------------------------------------------------------
-@dataclass
-class BatchOutcome:
-    """One batch: records [start, start + count). `error` is None when it succeeded."""
-
-    index: int
-    start: int
-    count: int
-    outputs: Optional[list] = None
-    warnings: Optional[list] = None
-    errors: Optional[list] = None          # the runner's per-record errors (e.g. validation)
-    process_time: Optional[list] = None
-    error: Optional[dict] = None           # the batch failed: status, message, attempts
-    attempts: int = 0
-    seconds: float = 0.0
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass
-class RecordResult:
-    index: int
-    outputs: Any
-    error: Optional[dict]
-    warnings: Any = None
-    service_errors: Any = None
-
-    @property
-    def ok(self):
-        return self.error is None
-
-
-class BatchResult:
-    """Per input record, in input order: `outputs[i]` (None if failed) and `errors[i]`
-    (None if it succeeded, else the failed batch's error dict)."""
-
-    def __init__(self):
-        self.outputs: list = []
-        self.errors: list = []
-        self.warnings: list = []
-        self.service_errors: list = []
-        self.process_time: list = []
-        self.batches: list = []             # BatchOutcome without the per-record lists
-        self.seconds = 0.0
-
-    def add(self, outcome: BatchOutcome):
-        n = outcome.count
-        if outcome.ok:
-            self.outputs.extend(outcome.outputs)
-            self.errors.extend([None] * n)
-            for name, values in (("warnings", outcome.warnings), ("service_errors", outcome.errors),
-                                 ("process_time", outcome.process_time)):
-                getattr(self, name).extend(values if values is not None and len(values) == n
-                                           else [None] * n)
-        else:
-            self.outputs.extend([None] * n)
-            self.errors.extend([outcome.error] * n)
-            for name in ("warnings", "service_errors", "process_time"):
-                getattr(self, name).extend([None] * n)
-        self.batches.append(BatchOutcome(outcome.index, outcome.start, n, error=outcome.error,
-                                         attempts=outcome.attempts, seconds=outcome.seconds))
-
-    def __len__(self):
-        return len(self.outputs)
-
-    def __iter__(self):
-        for i, (out, err) in enumerate(zip(self.outputs, self.errors)):
-            yield RecordResult(i, out, err, self.warnings[i], self.service_errors[i])
-
-    def __getitem__(self, i):
-        return RecordResult(i, self.outputs[i], self.errors[i], self.warnings[i],
-                            self.service_errors[i])
-
-    @property
-    def ok(self) -> bool:
-        return all(b.ok for b in self.batches)
-
-    @property
-    def failed(self) -> list:
-        """Indexes of the input records whose batch failed."""
-        return [i for i, e in enumerate(self.errors) if e is not None]
-
-    @property
-    def attempts(self) -> int:
-        return sum(b.attempts for b in self.batches)
-
-    @property
-    def data(self) -> dict:
-        """The merged v4-like response: `{outputs, process_time, warnings, errors, ...}`."""
-        return {"outputs": self.outputs, "process_time": self.process_time,
-                "warnings": self.warnings, "errors": self.service_errors,
-                "failures": self.errors}
-
-    def raise_for_errors(self):
-        if not self.ok:
-            first = next(b for b in self.batches if not b.ok)
-            raise BatchError(f"{len(self.failed)} of {len(self)} records failed; first: "
-                             f"{first.error.get('message')}", result=self, error=first.error)
-        return self
-
-    def to_pandas(self):
-        import pandas as pd
-        return pd.DataFrame([o if isinstance(o, dict) else {} for o in self.outputs])
-
-    def __repr__(self):
-        return (f"BatchResult(records={len(self)}, batches={len(self.batches)}, "
-                f"failed={len(self.failed)}, seconds={self.seconds:.3f})")
-
-
-# ---- input sources: yield (start, count, inputs_json_bytes) --------------------------------
-def _is_dataframe(obj):
-    return hasattr(obj, "columns") and hasattr(obj, "dtypes") and hasattr(obj, "iloc")
-
-
-def _batches_of(seq, size):
-    for start in range(0, len(seq), size):
-        yield start, seq[start:start + size]
-
-
-def _check_dicts(recs, start):
-    if set(map(type, recs)) != {dict}:
-        bad = next((i for i, r in enumerate(recs) if not isinstance(r, dict)), None)
-        if bad is not None:
-            raise HybridSdkError(f"inputs[{start + bad}] is a {type(recs[bad]).__name__}; "
-                                 "a list of records must hold dicts only")
-
-
-def _table_rows(recs):
-    """Records with the same keys -> [header, *rows] (values in header order whatever each
-    record's own key order), or None for ragged keys or non-dict records. One C-level pass
-    (itemgetter); the key-count check makes "every header key present" mean "same keys"."""
-    first = recs[0]
-    # every record a plain dict: itemgetter on a defaultdict (or any __missing__ mapping)
-    # would insert the missing keys into the caller's record
-    if not first or set(map(type, recs)) != {dict}:
-        return None
-    header = tuple(first)
-    try:
-        if len(header) > 1:
-            rows = list(map(itemgetter(*header), recs))
-        else:
-            key = header[0]
-            rows = [(r[key],) for r in recs]
-        if set(map(len, recs)) != {len(header)}:
-            return None
-    except KeyError:                                   # plain dicts: the only failure
-        return None
-    rows.insert(0, header)
-    return rows
-
-
-def _records_batch(recs, start, form, nan):
-    try:
-        if form == "table":
-            table = _table_rows(recs)
-            if table is not None:
-                return bodies.dumps(table, nan=nan)
-        _check_dicts(recs, start)
-        return bodies.dumps(recs, nan=nan)                     # ragged keys: records form
-    except EncodeError:
-        for i, rec in enumerate(recs):                         # name the record and field
-            where = bodies.find_nonfinite(rec, f"$.inputs[{start + i}]")
-            if where is not None:
-                raise bodies._nan_error(where) from None
-        raise
-
-
-def _table_batch(header, rows, start, form, nan):
-    lengths = set(map(len, rows))
-    if lengths - {len(header)}:
-        bad = next(i for i, r in enumerate(rows) if len(r) != len(header))
-        raise HybridSdkError(f"table row {start + bad + 1} has {len(rows[bad])} values, the "
-                             f"header has {len(header)}")
-    if form == "records":
-        return bodies.dumps([dict(zip(header, r)) for r in rows], nan=nan)
-    table = [header]
-    table.extend(rows)
-    try:
-        return bodies.dumps(table, nan=nan)
-    except EncodeError:
-        for i, row in enumerate(rows):                         # name the row (1 = first data row)
-            where = bodies.find_nonfinite(list(row), f"$.inputs[{start + i + 1}]")
-            if where is not None:
-                raise bodies._nan_error(where) from None
-        raise
-
-
-def _columns_batch(names, cols, start, stop, form, nan):
-    """Columns -> one batch's inputs JSON. Numeric numpy columns are NaN-checked vectorised;
-    one dtype throughout -> one 2-D array for orjson; else tolist + zip into rows."""
-    names = list(names)
-    if not names:
-        return b"[[]]" if form == "table" else b"[]"
-    parts = [c[start:stop] for c in cols]
-    pairs = [bodies.column_values(p, n, nan, start) for n, p in zip(names, parts)]
-    checked = all(ok for _, ok in pairs)
-    if form == "table" and checked and not (nan == "string" and _any_nonfinite(parts)):
-        grid = bodies.stack_numeric(parts)     # the raw slices: only when nothing was replaced
-        if grid is not None:
-            return (b"[" + orjson.dumps(names) + b","
-                    + orjson.dumps(grid, option=orjson.OPT_SERIALIZE_NUMPY)[1:])
-    values = [v for v, _ in pairs]
-    if form == "records":
-        obj = [dict(zip(names, row)) for row in zip(*values)]
-    else:
-        obj = [names]
-        obj.extend(zip(*values))
-    try:
-        return bodies.dumps(obj, nan="null" if checked else nan)
-    except EncodeError:
-        for (column, ok), name in zip(pairs, names):          # name the column and record
-            if ok:
-                continue
-            for i, value in enumerate(column):
-                if bodies.find_nonfinite(value) is not None:
-                    raise bodies._nan_error(f"$.{name}[{start + i}]") from None
-        raise
-
-
-def _any_nonfinite(parts):
-    return any(isinstance(p, np.ndarray) and p.dtype.kind == "f" and not np.isfinite(p).all()
-               for p in parts)
-
-
-def _as_columns(inputs, columns):
-    """dict of columns / structured array / 2-D array / DataFrame -> (names, cols, n)."""
-    if np is not None and isinstance(inputs, np.ndarray):
-        if inputs.dtype.names:
-            names = list(inputs.dtype.names)
-            cols = [inputs[n] for n in names]
-        elif inputs.ndim == 2:
-            if columns is None or len(columns) != inputs.shape[1]:
-                raise HybridSdkError("a 2-D array needs columns=[...] naming its "
-                                     f"{inputs.shape[1]} columns")
-            names, cols = list(columns), [inputs[:, k] for k in range(inputs.shape[1])]
-        else:
-            raise HybridSdkError("a numpy input must be a structured array or a 2-D array")
-    elif _is_dataframe(inputs):
-        names = [str(c) for c in inputs.columns]
-        cols = [_frame_column(inputs.iloc[:, k]) for k in range(len(names))]
-    else:
-        names = [str(k) for k in inputs]
-        cols = list(inputs.values())
-        for n, c in zip(names, cols):
-            if not (isinstance(c, (list, tuple)) or (np is not None and isinstance(c, np.ndarray))):
-                raise HybridSdkError(f"column {n!r} is a {type(c).__name__}; a dict of columns "
-                                     "needs lists or 1-D arrays (pass one record as a dict "
-                                     "without batching options)")
-    lengths = {len(c) for c in cols}
-    if len(lengths) > 1:
-        raise HybridSdkError("columns have different lengths: "
-                             + ", ".join(f"{n}={len(c)}" for n, c in zip(names, cols)))
-    return names, cols, (lengths.pop() if lengths else 0)
-
-
-def _frame_column(series):
-    arr = series.to_numpy()
-    if arr.dtype.kind == "M":                          # datetimes as ISO strings, NaT as null
-        out = np.datetime_as_string(arr).astype(object)
-        out[np.isnat(arr)] = None
-        return out
-    return arr
-
-
-class SourceError(Exception):
-    """The caller's input iterator raised: no later record can be read."""
-
-    def __init__(self, start, cause):
-        super().__init__(f"the inputs iterator raised after {start} records: "
-                         f"{type(cause).__name__}: {cause}")
-        self.start, self.cause = start, cause
-
-
-def _encoded(capture, fn, *args):
-    """fn(*args); with capture=True a failure to encode this batch (NaN under nan='raise', a
-    short row, a non-dict record, ...) is returned as the batch's value instead of raised."""
-    if not capture:
-        return fn(*args)
-    try:
-        return fn(*args)
-    except Exception as exc:
-        return exc
-
-
-def make_source(inputs, batch_size, form="table", nan="raise", columns=None, total=None,
-                capture=False):
-    """(total records or None, iterator of (start, count, inputs JSON bytes)).
-
-    capture=True: a batch that cannot be encoded yields its exception in place of the bytes
-    (so the run reports it as that batch's error); a failing inputs iterator raises
-    SourceError. capture=False: both raise as they are."""
-    if form not in FORMS:
-        raise HybridSdkError(f"form must be one of {FORMS}, not {form!r}")
-    if isinstance(inputs, str):
-        inputs = bodies.loads(inputs)
-    if isinstance(inputs, tuple):
-        inputs = list(inputs)
-    if isinstance(inputs, list):
-        if not inputs:
-            return 0, iter(())
-        first = inputs[0]
-        if isinstance(first, (list, tuple)) and all(isinstance(h, str) for h in first):
-            header, rows = list(first), inputs[1:]
-            gen = ((s, len(part), _encoded(capture, _table_batch, header, part, s, form, nan))
-                   for s, part in _batches_of(rows, batch_size))
-            return len(rows), gen
-        gen = ((s, len(part), _encoded(capture, _records_batch, part, s, form, nan))
-               for s, part in _batches_of(inputs, batch_size))
-        return len(inputs), gen
-    if isinstance(inputs, dict) or _is_dataframe(inputs) or (
-            np is not None and isinstance(inputs, np.ndarray)):
-        names, cols, n = _as_columns(inputs, columns)
-        gen = ((s, min(batch_size, n - s),
-                _encoded(capture, _columns_batch, names, cols, s, s + batch_size, form, nan))
-               for s in range(0, n, batch_size))
-        return n, gen
-    if hasattr(inputs, "__iter__"):
-        return total, _stream(iter(inputs), batch_size, form, nan, capture)
-    raise HybridSdkError(f"cannot batch inputs of type {type(inputs).__name__}")
-
-
-def _stream(it: Iterator, batch_size, form, nan, capture=False):
-    start = 0
-    while True:
-        try:
-            part = list(itertools.islice(it, batch_size))   # pulled only when a slot is free
-        except Exception as exc:
-            if not capture:
-                raise
-            raise SourceError(start, exc) from exc
-        if not part:
-            return
-        yield start, len(part), _encoded(capture, _records_batch, part, start, form, nan)
-        start += len(part)
+from .results import BatchOutcome, BatchResult, RecordResult  # noqa: F401 - the public names
+from .sources import SourceError, make_source
+from .transport import encode_body, executor_transport
 
 
 # ---- one batch ----------------------------------------------------------------------------
 @dataclass
 class BatchTask:
-    """Everything a worker (thread, process, dask) needs to run one batch. Picklable."""
+    """Everything an executor (thread, process, dask) needs to run one batch. Picklable."""
 
     index: int
     start: int
@@ -461,8 +111,8 @@ def run_batch(transport, task: BatchTask) -> BatchOutcome:
 
 
 def run_batch_task(task: BatchTask) -> BatchOutcome:
-    """Entry point for executor= workers: a pooled client per worker process."""
-    return run_batch(worker_transport(task.config, task.local), task)
+    """Entry point for executor= runs: a pooled client per executor process."""
+    return run_batch(executor_transport(task.config, task.local), task)
 
 
 async def arun_batch(transport, task: BatchTask) -> BatchOutcome:
@@ -502,7 +152,7 @@ def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None
     nan = bodies.check_nan_policy(nan or config.nan)
     meta_json = bodies.dumps(meta, nan=nan)
     url = config.base_url + _uri.v4_path(params, config.tenant)
-    _, headers = _encode(b"", encoding, config.compress_level)
+    _, headers = encode_body(b"", encoding, config.compress_level)
     n, source = make_source(inputs, batch_size, form or "table", nan, columns, total,
                             capture=True)
 
@@ -519,8 +169,8 @@ def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None
                     task.error = _error_dict(inputs_json, task, "encode")
                     task.error["attempts"] = 0
                 else:
-                    body, _ = _encode(_body(inputs_json, meta_json), encoding,
-                                      config.compress_level)
+                    body, _ = encode_body(_body(inputs_json, meta_json), encoding,
+                                          config.compress_level)
                     task = BatchTask(index, start, count, url, body, headers, config)
             yield task
             index += 1
