@@ -4,10 +4,11 @@
 # never the source tree. Called by .ci/run. Output: wheels/out/.
 #   PYTHON=python3.X bash wheels/check.sh      # interpreter to build and test with
 #   KEEP_TMP=1 bash wheels/check.sh            # keep the temp dir (venvs, copied tests)
+#   WHEELS_OUT=DIR bash wheels/check.sh         # write the sdist and wheel there instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-OUT=wheels/out
+OUT=${WHEELS_OUT:-wheels/out}
 start=$(date +%s)
 say() { echo "wheels: $* ($(( $(date +%s) - start )) s)"; }
 
@@ -53,7 +54,8 @@ PY
 # --- a fresh venv with the wheel and the core tests' peers ----------------------------------
 "$PY" -m venv "$TMP/venv"
 VPY="$TMP/venv/bin/python"
-"$VPY" -m pip install -q "$wheel" pytest pytest-timeout hypothesis msgpack "hypha-rpc==0.21.47"
+"$VPY" -m pip install -q "$wheel" pytest pytest-timeout hypothesis msgpack "hypha-rpc==0.21.47" \
+  'tomli; python_version < "3.11"'
 say "installed the wheel into a fresh venv"
 
 # The tests, copied away from the source tree: only tests/ is importable there, not src/.
@@ -61,7 +63,10 @@ mkdir -p "$TMP/run"
 cp -r tests "$TMP/run/tests"
 find "$TMP/run/tests" -name __pycache__ -prune -exec rm -rf {} +
 "$VPY" - > "$TMP/run/pytest.ini" <<'PY'
-import tomllib
+try:
+    import tomllib
+except ImportError:   # Python 3.10
+    import tomli as tomllib
 ini = tomllib.load(open("pyproject.toml", "rb"))["tool"]["pytest"]["ini_options"]
 print("[pytest]")
 print("markers =\n" + "".join(f"    {m}\n" for m in ini.get("markers", [])))
@@ -81,12 +86,16 @@ if polycodec.IMPLEMENTATION != "cython":
 PY
 # The wheel is built against numpy 2 (its C API builds decoded arrays); the binary must also
 # run on numpy 1.x: the core tests run on the oldest supported numpy and on the newest 2.x.
-# (numpy 1.24 has no wheels past Python 3.11: 1.26 stands in there.)
-old_np=$("$VPY" -c 'import sys; print("numpy==1.24.*" if sys.version_info < (3, 12) else "numpy==1.26.*")')
-for np_spec in "$old_np" "numpy>=2,<3"; do
+# (numpy 1.24 has no wheels past Python 3.11: 1.26 stands in on 3.12; from 3.13 on there is
+# no numpy 1.x at all, so only 2.x is checked there.)
+old_np=$("$VPY" -c 'import sys; v = sys.version_info[:2]; print("numpy==1.24.*" if v < (3, 12) else "numpy==1.26.*" if v < (3, 13) else "")')
+np_specs=()
+if [ -n "$old_np" ]; then np_specs+=("$old_np"); fi
+np_specs+=("numpy>=2,<3")
+for np_spec in "${np_specs[@]}"; do
   "$VPY" -m pip install -q "$np_spec"
   np_version=$("$VPY" -c 'import numpy; print(numpy.__version__)')
-  POLYCODEC_REQUIRE_EXT=1 "$VPY" -m pytest tests/core tests/golden -q -p no:cacheprovider \
+  POLYCODEC_REQUIRE_EXT=1 "$VPY" -m pytest tests/core tests/golden -q -rs -p no:cacheprovider \
     -c pytest.ini --rootdir .
   say "core tests passed against the installed wheel on numpy $np_version"
 done

@@ -176,8 +176,8 @@ def test_uploads_are_scoped_to_their_sender():
         rx.process("k", context=CTX_B)     # carol's (empty) upload, not alice's
     rx.process("k", context=CTX_A)
     assert bytes(got[0][0]) == frame
-    with pytest.raises(PermissionError):
-        rx.create("z", context=None)
+    with pytest.raises(PermissionError):   # a context without its sender
+        rx.create("z", context={"ws": "ws-a"})
 
 
 def test_receiver_bounds_and_cleanup():

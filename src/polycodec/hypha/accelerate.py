@@ -527,7 +527,10 @@ def _decode(self, a_object, *args, **kwargs):
 def _create_message(self, key, heartbeat=False, overwrite=False, context=None):
     if _options is None:
         return _orig("RPC", "_create_message")(self, key, heartbeat, overwrite, context=context)
-    return _state_of(self).receiver.create(key, heartbeat, overwrite, context=context)
+    receiver = _state_of(self).receiver
+    receiver.create(key, heartbeat, overwrite, context=context)
+    # hypha-rpc keeps its cache there (made on the first create); ours shows local code's
+    self._object_store.setdefault("message_cache", receiver.local)
 
 
 def _append_message(self, key, data, heartbeat=False, context=None):

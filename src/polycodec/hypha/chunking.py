@@ -15,6 +15,8 @@ Fixes over hypha-rpc 0.21.47:
 - the key of a message sent under a parent session IS that session id (a stock receiver looks
   it up to reset the caller's timer), so two concurrent chunked messages of one session
   collided; the sender now sends such messages one at a time per (target, key);
+- uploads made by in-process calls without a context (only local code can make them:
+  hypha-rpc passes every peer's call the server-vouched context) belong to a `LOCAL` owner;
 - bounds: bytes per message, chunks per message, uploads and bytes per sender, bytes over all
   senders, reassembly time; a partial upload is removed on failure, on timeout, on a chunk
   that would break a bound, and on a new `create` with overwrite.
@@ -26,7 +28,9 @@ import logging
 import os
 import uuid
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 
 import polycodec
 from polycodec.spec import (
@@ -100,6 +104,18 @@ def in_flight_limit() -> int:
 
 
 # ------------------------------------------------------------------------------- receiver
+class _LocalOwner:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "local code"
+
+
+# The owner of uploads made by in-process calls without a context. Not a str, so no peer's
+# vouched `from` can equal it.
+LOCAL = _LocalOwner()
+
+
 class _Upload:
     """Each chunk is copied into the message's buffer as it arrives, so its websocket frame is
     freed at once (chunks that arrive before chunk 0 wait as views of their frames). The chunk
@@ -107,14 +123,38 @@ class _Upload:
     the Reassembler reserves address space for the largest message and trims it in
     `process`, so nothing is grown or copied twice."""
 
-    __slots__ = ("asm", "appended", "nbytes", "timer")
+    __slots__ = ("asm", "appended", "nbytes", "timer", "chunks")
 
-    def __init__(self, limits):
+    def __init__(self, limits, owner):
         self.asm = polycodec.Reassembler(max_size=limits.max_message_size, chunk_size=None,
                                          max_chunks=limits.max_chunks)
         self.appended = 0
         self.nbytes = 0     # bytes of the chunks received so far
         self.timer = None
+        # local code's own chunks, by index, for `LocalUploads` (the objects it passed; peers'
+        # chunks are only in the buffer)
+        self.chunks = {} if owner is LOCAL else None
+
+
+class LocalUploads(Mapping):
+    """Where hypha-rpc keeps its cache (`rpc._object_store["message_cache"]`), as its own tests
+    read it: key -> {index: chunk} of the uploads local code made, read-only. Peers' uploads
+    are not in it (they are keyed by sender)."""
+
+    def __init__(self, uploads):
+        self._uploads = uploads   # the receiver's sender -> {key: _Upload}
+
+    def _local(self):
+        return self._uploads.get(LOCAL, {})
+
+    def __getitem__(self, key):
+        return MappingProxyType(self._local()[key].chunks)
+
+    def __iter__(self):
+        return iter(list(self._local()))
+
+    def __len__(self):
+        return len(self._local())
 
 
 class ChunkReceiver:
@@ -129,6 +169,7 @@ class ChunkReceiver:
         # bytes held by all uploads: a running sum (summing every upload on every chunk would
         # cost O(uploads) per chunk); kept right by _add and _drop, the only writers
         self._total_bytes = 0
+        self.local = LocalUploads(self._uploads)
 
     def __len__(self):
         return sum(len(ups) for ups in self._uploads.values())
@@ -142,7 +183,9 @@ class ChunkReceiver:
 
     @staticmethod
     def _owner(context):
-        if not context or not context.get("from"):
+        if context is None:
+            return LOCAL
+        if not context.get("from"):
             raise PermissionError("message_cache needs the caller's context")
         return context["from"]
 
@@ -162,7 +205,7 @@ class ChunkReceiver:
         if up.timer is not None:
             up.timer.cancel()
         self._total_bytes -= up.nbytes
-        up.asm = None   # frees the buffer now, not when the slot object goes
+        up.asm = up.chunks = None   # frees the buffer now, not when the slot object goes
 
     def _expire(self, owner, key):
         if key in self._uploads.get(owner, {}):
@@ -184,7 +227,7 @@ class ChunkReceiver:
         if len(self._uploads.get(owner, {})) >= self.limits.max_uploads_per_peer:
             raise OverflowError(f"{owner} already has {self.limits.max_uploads_per_peer} "
                                 "partial uploads (max_uploads_per_peer)")
-        up = _Upload(self.limits)
+        up = _Upload(self.limits, owner)
         try:
             loop = asyncio.get_running_loop()
             up.timer = loop.call_later(self.limits.reassembly_timeout, self._expire, owner, key)
@@ -214,6 +257,8 @@ class ChunkReceiver:
             raise
         up.nbytes += n
         self._total_bytes += n
+        if up.chunks is not None:
+            up.chunks[index] = data
 
     def _check(self, owner, index, data) -> int:
         lim = self.limits
