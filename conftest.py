@@ -1,0 +1,119 @@
+"""Docs that run: every ```python, ```sh and ```bash block of README.md and docs/*.md is a test.
+
+Collected by Sybil (https://sybil.readthedocs.io). Each block runs the way a user would run it:
+a python block as a complete program in a fresh interpreter (in an empty folder), a shell block
+with `bash -e` from a copy of the repository's layout (links to its files, so outputs land in a
+temporary folder), with this interpreter's bin folder first on PATH (as an activated venv).
+A block is skipped only by `<!-- skip: next "the reason" -->` just before it.
+
+A block that reads `HYPHA_SERVER_URL` from the environment gets a local Hypha server started
+for it (as the line before such a block tells the user to do).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from sybil import Sybil
+from sybil.parsers.markdown import CodeBlockParser, SkipParser
+
+ROOT = Path(__file__).resolve().parent
+TIMEOUT = 300
+RUN_LANGUAGES = ("python", "sh", "bash")
+
+
+class _Services:
+    """Servers the docs tell the user to start themselves, started once per test run."""
+
+    def __init__(self):
+        self._hypha = None
+
+    def env_for(self, source: str) -> dict:
+        env = {}
+        if "HYPHA_SERVER_URL" in source:
+            env["HYPHA_SERVER_URL"] = self.hypha().url
+        return env
+
+    def hypha(self):
+        if self._hypha is None:
+            from polycodec.hypha.server import LocalHyphaServer, find_python
+            if find_python() is None:
+                reason = "no Hypha server environment (POLYCODEC_HYPHA_PYTHON; docs/hypha.md)"
+                if os.environ.get("POLYCODEC_REQUIRE_ALL") == "1":
+                    pytest.fail(reason)
+                pytest.skip(reason)
+            self._hypha = LocalHyphaServer().start()
+        return self._hypha
+
+    def close(self):
+        if self._hypha is not None:
+            self._hypha.stop()
+            self._hypha = None
+
+
+SERVICES = _Services()
+
+
+def pytest_sessionfinish(session):
+    SERVICES.close()
+
+
+def _env(source):
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env.update(SERVICES.env_for(source))
+    return env
+
+
+def _check(proc, what, example):
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"{what} in {Path(example.path).relative_to(ROOT)} line {example.line} exited "
+            f"{proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n"
+            f"{proc.stderr[-4000:]}")
+
+
+def run_python(example):
+    source = example.parsed
+    with tempfile.TemporaryDirectory(prefix="polycodec-doc-") as tmp:
+        script = Path(tmp, "example.py")
+        script.write_text(source)
+        proc = subprocess.run([sys.executable, str(script)], cwd=tmp, env=_env(source),
+                              capture_output=True, text=True, timeout=TIMEOUT,
+                              stdin=subprocess.DEVNULL)
+    _check(proc, "python block", example)
+
+
+def run_shell(example):
+    source = example.parsed
+    with tempfile.TemporaryDirectory(prefix="polycodec-doc-") as tmp:
+        for entry in ROOT.iterdir():      # the repository's layout; new files stay in tmp
+            if entry.name not in (".git",):
+                os.symlink(entry, Path(tmp, entry.name))
+        proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", source], cwd=tmp,
+                              env=_env(source), capture_output=True, text=True,
+                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    _check(proc, "shell block", example)
+
+
+class ReasonedSkipParser(SkipParser):
+    """`skip: next` must say why: a bare skip would hide an example silently."""
+
+    def __call__(self, document):
+        for region in super().__call__(document):
+            action, reason = region.parsed
+            if action in ("next", "start") and not (reason or "").strip():
+                raise ValueError(f"{document.path}: '<!-- skip: {action} -->' needs a reason, "
+                                 f"e.g. <!-- skip: {action} \"needs network\" -->")
+            yield region
+
+
+pytest_collect_file = Sybil(
+    parsers=[ReasonedSkipParser(), CodeBlockParser("python", run_python),
+             CodeBlockParser("sh", run_shell), CodeBlockParser("bash", run_shell)],
+    patterns=["README.md", "docs/*.md"],
+).pytest()
