@@ -40,7 +40,7 @@ class _Services:
 
     def hypha(self):
         if self._hypha is None:
-            from polycodec.hypha.server import LocalHyphaServer, find_python
+            from polycodec.bench.hypha_server import LocalHyphaServer, find_python
             if find_python() is None:
                 reason = "no Hypha server environment (POLYCODEC_HYPHA_PYTHON; docs/hypha.md)"
                 if os.environ.get("POLYCODEC_REQUIRE_ALL") == "1":

@@ -8,7 +8,7 @@ import sys
 
 import polycodec
 
-from .bench import SECTIONS, report
+from .bench import SECTIONS, hypha_server, report
 
 _EPILOG = """\
 sections (--only NAME[,NAME]; default: {defaults}):
@@ -23,8 +23,10 @@ segment/decode timings, memory ratios).
 with a miss is measured once more. Other targets are reported, never gated.
 
 needs: the [bench] extra (pip install "polycodec[bench]") for the peers and --plot;
-the hypha section also needs a Hypha server venv, named by POLYCODEC_HYPHA_PYTHON
-(docs/hypha.md says how to make it).
+the hypha section also needs the Hypha server's own venv, named by POLYCODEC_HYPHA_PYTHON:
+  {install}
+  export POLYCODEC_HYPHA_PYTHON=$PWD/.hypha-venv/bin/python
+(README.md, "The Hypha server's environment").
 """
 
 
@@ -40,7 +42,7 @@ def _parser():
         "bench", help="run the benchmarks side by side with peer libraries",
         description="Time polycodec beside the libraries a user would otherwise pick, in one "
                     "run, and judge the targets.",
-        epilog=_EPILOG.format(table=table, defaults=defaults),
+        epilog=_EPILOG.format(table=table, defaults=defaults, install=hypha_server.INSTALL),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--quick", action="store_true", help="small workloads, < 1 minute")
     bench.add_argument("--only", metavar="SECTION[,SECTION]",
@@ -114,6 +116,9 @@ def _bench(args) -> int:
         print("polycodec bench: --size must be > 0", file=sys.stderr)
         return 2
     names = _selected(args)
+    if "hypha" in names and hypha_server.find_python() is None:
+        print(f"polycodec bench --hypha: {hypha_server.MISSING}.", file=sys.stderr)
+        return 2
     report.progress.start()
     load0 = report.loadavg()
     try:

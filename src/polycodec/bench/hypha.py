@@ -192,7 +192,7 @@ def run_pair(url, server_pid, caller_mode, provider_mode, spec, timeout=1800):
 
 
 def run(args) -> Section:
-    from polycodec.hypha.server import LocalHyphaServer
+    from .hypha_server import LocalHyphaServer
     quick = bool(getattr(args, "quick", False))
     repeat = getattr(args, "repeat", None) or (2 if quick else 5)
     scale = float(getattr(args, "size", None) or 1.0)
