@@ -8,7 +8,7 @@ import sys
 
 import polycodec
 
-from .bench import SECTIONS, hypha_server, report
+from .bench import SECTIONS, hypha_server, plot, report
 
 _EPILOG = """\
 sections (--only NAME[,NAME]; default: {defaults}):
@@ -134,8 +134,10 @@ def _bench(args) -> int:
         meta["check"] = {"passed": not failed, "missed_twice": [
             {"section": k[0], "workload": k[1], "implementation": k[2], "target": k[3]}
             for k in sorted(failed)], "summary": footer}
-    report.show(sections, plot=args.plot, save=args.save, fmt=args.format, meta=meta,
+    report.show(sections, save=args.save, fmt=args.format, meta=meta,
                 footer=["\n".join(footer)] if footer else ())
+    if args.plot:
+        plot.draw(sections, args.plot, meta)
     return 1 if failed else 0
 
 

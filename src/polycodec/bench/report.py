@@ -238,7 +238,7 @@ def run_meta(args, load_start):
             "load": {"start": load_start, "end": loadavg()}}
 
 
-def show(sections, plot=None, save=None, fmt="markdown", meta=None, footer=()):
+def show(sections, save=None, fmt="markdown", meta=None, footer=()):
     meta = meta or {}
     text = "\n\n".join([render(s) for s in sections] + list(footer))
     data = to_json(sections, meta) if fmt == "json" or (save and save.endswith(".json")) \
@@ -247,6 +247,3 @@ def show(sections, plot=None, save=None, fmt="markdown", meta=None, footer=()):
     if save:
         with open(save, "w") as f:
             f.write(json.dumps(data, indent=1) + "\n" if save.endswith(".json") else text + "\n")
-    if plot:
-        from .plot import draw
-        draw(sections, plot, meta)
