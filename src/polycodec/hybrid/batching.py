@@ -29,7 +29,7 @@ import orjson
 
 from . import bodies, gcpause, tables
 from . import uri as _uri
-from ..errors import EncodeError
+from ..errors import EncodeError, MissingDependency, require_bool
 from .errors import BatchError, HybridApiError, HybridSdkError
 from .transport import encode_body, worker_transport
 
@@ -145,7 +145,12 @@ class BatchResult:
         return self
 
     def to_pandas(self):
-        import pandas as pd
+        """One row per input record: its outputs (empty where its batch failed)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise MissingDependency("BatchResult.to_pandas()", "pandas",
+                                    'pip install "polycodec[pandas]"') from None
         return pd.DataFrame([o if isinstance(o, dict) else {} for o in self.outputs])
 
     def __repr__(self):
@@ -490,8 +495,7 @@ def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None
         raise HybridSdkError(f"window must be an integer >= concurrency, got {window!r}")
     config = services.config
     pause_gc = config.pause_gc if pause_gc is None else pause_gc
-    if not isinstance(pause_gc, bool):
-        raise HybridSdkError(f"pause_gc must be True or False, not {pause_gc!r}")
+    require_bool("pause_gc", pause_gc, HybridSdkError)
     params = _uri.validate(uri)
     if params.proxy:
         raise HybridSdkError("a proxy URI cannot be batched (a v4 body has no locator for it)")
@@ -612,6 +616,7 @@ def iter_batches(services, uri, inputs, *, executor=None, raise_on_error=False, 
     A batch that cannot be encoded or whose executor future fails is yielded as a failed
     outcome; if the inputs iterator itself raises, the batches already read are finished and
     yielded first, then BatchError is raised (from the iterator's exception)."""
+    require_bool("raise_on_error", raise_on_error, HybridSdkError)
     n, tasks, concurrency, window = _plan(services, uri, inputs, **options)
     transport = services._transport
     if executor is None:
@@ -686,6 +691,7 @@ async def aiter_batches(services, uri, inputs, *, raise_on_error=False, progress
     if executor is not None:
         raise HybridSdkError("executor= is for the sync client; the async client runs batches "
                              "on its event loop")
+    require_bool("raise_on_error", raise_on_error, HybridSdkError)
     n, tasks, concurrency, window = _plan(services, uri, inputs, **options)
     transport = services._transport
     _check_pool(transport, concurrency)
