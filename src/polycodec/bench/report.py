@@ -183,7 +183,8 @@ def render(section: Section) -> str:
     by_workload = {}
     for row in section.rows:
         by_workload.setdefault(row.workload, {})[row.impl] = row
-    head = f"{section.name}: {section.title}" if section.name else section.title
+    named = section.name and not section.title.startswith(f"{section.name}:")
+    head = f"{section.name}: {section.title}" if named else section.title
     lines = [f"## {head}", "", "| workload | impl | time | ratio | note |",
              "|---|---|---|---|---|"]
     for workload, impls in by_workload.items():
