@@ -9,8 +9,8 @@ checked once (outside the timing) before it is timed: a fast wrong answer is mar
 Peers that are not installed are skipped with a note.
 
 Targets (docs/benchmarks.md) are set for the compiled core; the fallback's rows show where
-they stand for information, never "MISSED". Peak memory is measured in a fresh subprocess (peak RSS via
-/proc/self/clear_refs + VmHWM) and cross-checked with tracemalloc (numpy >= 1.13 reports its
+they stand for information, never "MISSED". Peak memory is measured in a fresh subprocess
+(peak RSS via /proc/self/clear_refs + VmHWM) and cross-checked with tracemalloc (numpy >= 1.13 reports its
 data buffers to tracemalloc; memory a C extension takes with plain malloc is not traced).
 """
 from __future__ import annotations
