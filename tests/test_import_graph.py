@@ -155,3 +155,21 @@ def test_type_checking_imports_and_init_reexports_are_not_cycles(tmp_path):
     graph = edges(src, "pkg")
     assert graph["pkg.a"] == set() and graph["pkg.b"] == {"pkg.a", "pkg"}
     assert cycles(graph) == []
+
+
+EMULATOR_PARTS = ("polycodec.hybrid.emulator", "polycodec.sockets.emulator",
+                  "polycodec.backends.pyrun", "polycodec._jsonhttp", "polycodec.bench")
+
+
+def test_clients_import_nothing_from_the_emulators():
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport polycodec, polycodec.hybrid, polycodec.sockets, "
+            "polycodec.backends, polycodec.hypha\n"
+            "print('\\n'.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(SRC), "PATH": ""}, timeout=60, check=True)
+    loaded = out.stdout.split()
+    assert "polycodec.hybrid.client" in loaded and "polycodec.sockets.client" in loaded
+    assert [m for m in loaded if m.startswith(EMULATOR_PARTS) or m == "http.server"] == []

@@ -1,10 +1,18 @@
-"""HTTP plumbing shared by the local emulators (sockets.emulator, backends.pyrun).
+"""The one JSON-over-HTTP server the local emulators are built on (hybrid, sockets, pyrun).
 
-`JSONHandler` is a BaseHTTPRequestHandler that always answers JSON: a read timeout (no thread
-held forever by a silent client), JSON refusals for garbled requests and any method name,
-strict body reading (`read_json_body`) with typed 4xx errors, replies built and checked in full
-before the status line goes out, a catch-all that never writes a second status line, and quiet
-logging. `spawn_cli` starts an emulator's command line for tests and reads its address.
+- `JSONHandler`: a BaseHTTPRequestHandler that always answers JSON: a read timeout (no thread
+  held forever by a silent client), JSON refusals for garbled requests and any method name,
+  strict body reading (`read_body` / `read_json_body`: length, chunked and compressed bodies,
+  size limits) with typed 4xx errors, replies built and checked in full before the status
+  line goes out, a catch-all that never writes a second status line, and quiet logging.
+  Subclasses implement `handle_json()` and may shape error bodies (`error_body`).
+- `HTTPProblem`: a refusal (status, detail, problems, code) raised anywhere in a handler.
+- `JSONServer`: a ThreadingHTTPServer that tracks its connections, so `stop()` closes the
+  keep-alive ones and no handler answers after it.
+- `spawn_cli`: runs an emulator's command line for tests and reads its address.
+
+Bodies are written with orjson (numpy values natively); a value orjson cannot write (an int
+beyond 64 bits) falls back to the stdlib encoder.
 """
 from __future__ import annotations
 
@@ -14,21 +22,36 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import zlib
 from contextlib import contextmanager
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
 
 DEFAULT_READ_TIMEOUT = 60.0  # seconds a client may take to send its request
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() and int() accept '²' or '٣'
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def dumps(value) -> bytes:
+    """JSON bytes of `value`: orjson, or the stdlib for what orjson refuses (big ints)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:
+        return json.dumps(value).encode()
 
 
 class HTTPProblem(Exception):
-    """A request refused with `status`; `problems` are (path, message) pairs or dicts."""
+    """A request refused with `status`; `problems` are Problem/(path, message) pairs or dicts;
+    `code` is a machine-readable reason for servers whose error bodies carry one."""
 
-    def __init__(self, status, detail, problems=(), headers=None):
+    def __init__(self, status, detail, problems=(), headers=None, *, code=None):
         super().__init__(detail)
-        self.status, self.detail = status, detail
+        self.status, self.detail, self.code = status, detail, code
         self.problems = [p if isinstance(p, dict) else
                          (p.to_dict() if hasattr(p, "to_dict") else
                           {"path": p[0], "message": p[1]}) for p in problems]
@@ -37,8 +60,8 @@ class HTTPProblem(Exception):
 
 class JSONHandler(BaseHTTPRequestHandler):
     """Subclasses implement `handle_json()` (the routing) and may set `problems_key` (the name
-    of the list of {path, message} in error bodies). Server attributes read: `read_timeout`,
-    `verbose`."""
+    of the list of {path, message} in error bodies) or override `error_body`. Server
+    attributes read: `read_timeout`, `verbose`."""
 
     protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.1"  # answer even a garbled request line with headers
@@ -56,28 +79,31 @@ class JSONHandler(BaseHTTPRequestHandler):
             super().log_message(fmt, *args)
 
     # -- answers --------------------------------------------------------------------------
-    def error_body(self, detail, problems=()):
-        body = {"detail": detail}
-        if problems:
-            body[self.problems_key] = list(problems)
+    def error_body(self, problem: HTTPProblem):
+        body = {"detail": problem.detail}
+        if problem.problems:
+            body[self.problems_key] = list(problem.problems)
         return body
 
     def send_error(self, code, message=None, explain=None):
         # http.server's own refusals (bad request line, headers too long...): JSON too
         self.close_connection = True
         self._headers_buffer = []
-        self.send_reply(int(code), json.dumps(self.error_body(
-            message or explain or HTTPStatus(code).phrase)).encode())
+        problem = HTTPProblem(int(code), message or explain or HTTPStatus(code).phrase)
+        self.send_reply(int(code), dumps(self.error_body(problem)))
 
-    def send_json(self, status, body, headers=None):
+    def send_json(self, status, body, headers=None, *, trickle=0.0):
         """`body`: bytes (already JSON), None (no body) or a JSON-able value."""
         if body is not None and not isinstance(body, (bytes, bytearray)):
-            body = json.dumps(body).encode()
-        self.send_reply(status, body, "application/json" if body is not None else None, headers)
+            body = dumps(body)
+        self.send_reply(status, body, "application/json" if body is not None else None, headers,
+                        trickle=trickle)
 
-    def send_reply(self, status, body=b"", content_type="application/json", headers=None):
+    def send_reply(self, status, body=b"", content_type="application/json", headers=None, *,
+                   trickle=0.0):
         """Check the whole reply, then send it: a bad status or header raises ValueError
-        before anything is written, so the caller can still answer something else."""
+        before anything is written, so the caller can still answer something else.
+        `trickle`: seconds over which the body goes out in ten pieces (a slow server)."""
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
             raise ValueError(f"status {status!r} is not an HTTP status (100..599)")
         body = bytes(body or b"")
@@ -99,8 +125,16 @@ class JSONHandler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self._reply_started = True
         self.end_headers()
-        if self.command != "HEAD" and body:
+        if self.command == "HEAD" or not body:
+            return
+        if not trickle:
             self.wfile.write(body)
+            return
+        step = max(1, len(body) // 10)
+        for i in range(0, len(body), step):
+            self.wfile.write(body[i:i + step])
+            self.wfile.flush()
+            time.sleep(trickle / 10)
 
     # -- request body -----------------------------------------------------------------------
     def body_pending(self):
@@ -110,51 +144,114 @@ class JSONHandler(BaseHTTPRequestHandler):
             self.headers.get("Content-Length", "0").strip() not in ("", "0")
             or bool(self.headers.get("Transfer-Encoding")))
 
-    def read_body(self, max_body, *, length_required=False):
-        """The raw body (b"" if none). 411 chunked (or no length when `length_required`),
-        413 above `max_body` (checked before reading), 400 bad length or a short body,
-        408 if the client stops sending."""
+    def read_body(self, max_body, *, length_required=False, chunked=False, encodings=()):
+        """The raw body (b"" if none), at most `max_body` bytes, also after decompression.
+        411 for a chunked body (unless `chunked`) or no length when `length_required`, 413
+        above `max_body` (checked before reading), 400 bad length, bad chunks or a short
+        body, 408 if the client stops sending; a `Content-Encoding` among `encodings`
+        ("gzip", "deflate") is decompressed, any other is 415."""
+        self._body_read = True
         if self.headers.get("Transfer-Encoding"):
-            self.close_connection = True
-            raise HTTPProblem(411, "send the body with a Content-Length (chunked bodies are "
-                                   "not accepted)")
+            if not chunked or self.headers["Transfer-Encoding"].strip().lower() != "chunked":
+                self.close_connection = True
+                self._body_read = False
+                raise HTTPProblem(411, "send the body with a Content-Length (chunked bodies "
+                                       "are not accepted)", code="LENGTH_REQUIRED")
+            data = self._read_chunked(max_body)
+        else:
+            data = self._read_sized(max_body, length_required)
+        encoding = self.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            return data
+        if encoding not in encodings:
+            raise HTTPProblem(415, f"Content-Encoding {encoding!r} is not accepted"
+                              + (f" (accepted: {', '.join(encodings)})" if encodings else ""),
+                              code="UNSUPPORTED_ENCODING")
+        inflater = zlib.decompressobj(_WBITS[encoding])
+        try:
+            out = inflater.decompress(data, max_body)
+        except zlib.error as e:
+            raise HTTPProblem(400, f"cannot decompress the {encoding} body: {e}",
+                              code="INVALID_BODY") from None
+        if inflater.unconsumed_tail:
+            raise HTTPProblem(413, f"the body is above the limit of {max_body} bytes once "
+                                   "decompressed", code="TOO_LARGE")
+        return out
+
+    def _read_sized(self, max_body, length_required):
         raw = self.headers.get("Content-Length")
         if raw is None:
             if length_required:
-                raise HTTPProblem(411, "a Content-Length header is required")
-            self._body_read = True
+                raise HTTPProblem(411, "a Content-Length header is required",
+                                  code="LENGTH_REQUIRED")
             return b""
         if not _DIGITS.fullmatch(raw.strip()):
             self.close_connection = True
-            raise HTTPProblem(400, f"invalid Content-Length {raw!r} (ASCII digits expected)")
+            raise HTTPProblem(400, f"invalid Content-Length {raw!r} (ASCII digits expected)",
+                              code="INVALID_BODY")
         length = int(raw.strip())
         if length > max_body:
             self.close_connection = True
             raise HTTPProblem(413, f"body of {length} bytes is above the limit of {max_body} "
-                                   "bytes")
-        self._body_read = True
-        try:
-            data = self.rfile.read(length) if length else b""
-        except TimeoutError:
-            self.close_connection = True
-            raise HTTPProblem(408, f"the body did not arrive within {self.timeout:g} s") from None
+                                   "bytes", code="TOO_LARGE")
+        data = self._read(length)
         if len(data) < length:
             self.close_connection = True
             raise HTTPProblem(400, f"the body ended after {len(data)} of {length} bytes "
-                                   "(Content-Length)")
+                                   "(Content-Length)", code="INVALID_BODY")
         return data
 
-    def read_json_body(self, max_body, *, length_required=False, loads=json.loads):
+    def _read_chunked(self, max_body):
+        self.close_connection = True        # whatever goes wrong, nothing after it is a request
+        parts, total = [], 0
+        while True:
+            line = self._read_line()
+            size = line.split(b";")[0].strip()
+            if not _HEX.fullmatch(size):
+                raise HTTPProblem(400, f"bad chunk size line {line[:40]!r}", code="INVALID_BODY")
+            size = int(size, 16)
+            if size == 0:
+                while self._read_line() not in (b"\r\n", b"\n", b""):    # trailers
+                    pass
+                self.close_connection = False
+                return b"".join(parts)
+            total += size
+            if total > max_body:
+                raise HTTPProblem(413, f"chunked body above the limit of {max_body} bytes",
+                                  code="TOO_LARGE")
+            chunk = self._read(size)
+            if len(chunk) < size:
+                raise HTTPProblem(400, "the chunked body ended inside a chunk",
+                                  code="INVALID_BODY")
+            parts.append(chunk)
+            self._read_line()
+
+    def _read(self, n):
+        try:
+            return self.rfile.read(n) if n else b""
+        except TimeoutError:
+            self.close_connection = True
+            raise HTTPProblem(408, f"the body did not arrive within {self.timeout:g} s",
+                              code="TIMEOUT") from None
+
+    def _read_line(self):
+        try:
+            return self.rfile.readline(1024)
+        except TimeoutError:
+            raise HTTPProblem(408, f"the body did not arrive within {self.timeout:g} s",
+                              code="TIMEOUT") from None
+
+    def read_json_body(self, max_body, *, length_required=False, loads=orjson.loads, **read):
         """The parsed JSON body: 400 for invalid JSON, plus every error of read_body. An
         empty body is None, unless `length_required` (then it is invalid JSON)."""
-        data = self.read_body(max_body, length_required=length_required)
+        data = self.read_body(max_body, length_required=length_required, **read)
         if not length_required and not data.strip():
             return None
         try:
             return loads(data)
         except (ValueError, RecursionError) as e:  # orjson.JSONDecodeError is a ValueError
             raise HTTPProblem(400, f"malformed JSON body: {e}",
-                              [("$", f"not valid JSON: {e}")]) from None
+                              [("$", f"not valid JSON: {e}")], code="INVALID_JSON") from None
 
     # -- dispatch ---------------------------------------------------------------------------
     def handle_json(self):
@@ -165,24 +262,26 @@ class JSONHandler(BaseHTTPRequestHandler):
         try:
             self.handle_json()
         except HTTPProblem as e:
-            if self.body_pending():
-                self.close_connection = True
-            self._safe_send(e.status, self.error_body(e.detail, e.problems), e.headers)
+            self.refuse(e)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
         except Exception as e:  # noqa: BLE001 - a bug of ours: still one clear answer
             self.close_connection = True
-            self._safe_send(500, self.error_body(f"internal error: {type(e).__name__}: {e}"))
+            self.refuse(HTTPProblem(500, f"internal error: {type(e).__name__}: {e}",
+                                    code="INTERNAL"))
 
-    def _safe_send(self, status, body, headers=None):
+    def refuse(self, problem: HTTPProblem):
+        """Answer `problem` (unless part of a reply is out already)."""
+        if self.body_pending():
+            self.close_connection = True
         if self._reply_started:  # part of a reply is out: a second status line would corrupt it
             self.close_connection = True
             return
         self._headers_buffer = []  # drop anything buffered by a reply that failed half way
         try:
-            self.send_json(status, body, headers)
+            self.send_json(problem.status, self.error_body(problem), problem.headers)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            pass
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
@@ -194,35 +293,119 @@ class JSONHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
 
+class JSONServer(ThreadingHTTPServer):
+    """A threaded server that knows its open connections. `start()` serves in a thread;
+    `stop()` stops accepting, wakes every keep-alive handler and releases the port (safe when
+    never started, and twice). `connections_changed(n)` is called (under a lock) as the count
+    changes."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+    read_timeout = DEFAULT_READ_TIMEOUT
+    verbose = False
+
+    def __init__(self, address, handler, bind_and_activate=True):
+        self.connections = set()             # accepted sockets not yet shut down
+        self._connections_lock = threading.Lock()
+        self._thread = None
+        super().__init__(address, handler, bind_and_activate)
+
+    @property
+    def url(self):
+        host, port = self.server_address[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def connections_changed(self, count):
+        pass
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:         # shutdown_request() takes it back, on every path
+            self.connections.add(request)
+            self.connections_changed(len(self.connections))
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self.connections.discard(request)
+            self.connections_changed(len(self.connections))
+        super().shutdown_request(request)
+
+    def close_connections(self, wait=2.0):
+        """Wake every keep-alive handler (its next read sees EOF) so none answers after
+        stop(); wait up to `wait` seconds for the handlers to finish."""
+        with self._connections_lock:
+            conns = list(self.connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)  # the handler thread closes it
+            except OSError:
+                pass
+        deadline = time.monotonic() + wait
+        while self.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def start(self, name="json-http-server"):
+        self._thread = threading.Thread(target=self.serve_forever, name=name,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join(5)
+            self._thread = None
+        self.close_connections()
+        self.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 @contextmanager
-def spawn_cli(args, *, startup_timeout=30.0, marker="listening on "):
-    """Run `python <args>` (an emulator's command line); yield (proc, url) once it printed
-    `marker` + URL on stdout. stderr is drained in a thread (no pipe deadlock, kept for the
-    error message); the process is stopped and waited for on exit."""
+def spawn_cli(args, *, startup_timeout=30.0, marker="listening on ", lines=None):
+    """Run `python <args>` (an emulator's command line); yield (proc, url) once it printed a
+    line with `marker` + URL on stdout (the lines before it are appended to `lines` if given).
+    stderr is drained in a thread (no pipe deadlock, kept for the error message); the process
+    is stopped and waited for on exit."""
     proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    errors, line = [], []
+    errors, seen, url = [], [], []
 
     def drain_stderr():
         for chunk in proc.stderr:
             errors.append(chunk)
             del errors[:-200]
 
+    def read_startup():
+        for line in proc.stdout:
+            if marker in line:
+                url.append(line.split(marker, 1)[1].split()[0])
+                return
+            seen.append(line.rstrip("\n"))
+
     drains = [threading.Thread(target=drain_stderr, daemon=True)]
     drains[0].start()
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+    reader = threading.Thread(target=read_startup, daemon=True)
     reader.start()
     try:
         reader.join(startup_timeout)
-        if not line or marker not in line[0]:
+        if not url:
             proc.kill()
             proc.wait()
+            drains[0].join(5)                # all of stderr, for the message
             raise RuntimeError(f"{' '.join(args)} did not start within {startup_timeout:g} s: "
-                               f"{line!r} {''.join(errors)[-2000:]}")
-        # stdout is not read after the first line: drain it too
+                               f"{seen[-20:]!r} {''.join(errors)[-2000:]}")
+        if lines is not None:
+            lines.extend(seen)
+        # stdout is not read after the address: drain it too
         drains.append(threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True))
         drains[-1].start()
-        yield proc, line[0].split(marker, 1)[1].split()[0]
+        yield proc, url[0]
     finally:
         if proc.poll() is None:
             proc.terminate()

@@ -111,7 +111,7 @@ def test_cell_errors_and_stderr(client):
             cell_id="e")
     assert r.output == CELL_BANNER.format(cell_id="e")
     assert r.error.startswith("to err\nTraceback") and "KeyError: 'k'" in r.error
-    assert 'File "<cell e>", line 3' in r.error and "_worker" not in r.error
+    assert 'File "<cell e>", line 3' in r.error and "interpreter.py" not in r.error
 
 
 def test_top_level_await(client):
@@ -119,7 +119,7 @@ def test_top_level_await(client):
     assert r.ok and r.captured_out == {"v": 5}
 
 
-def test_system_exit_and_stdin_do_not_break_the_worker(client):
+def test_system_exit_and_stdin_do_not_break_the_interpreter(client):
     run(client, "keep = 1")
     r = run(client, "import sys\ndata = sys.stdin.read()\nsys.exit(3)", captured_out=["data"])
     assert "SystemExit: 3" in r.error and r.captured_out == {"data": ""}
@@ -195,7 +195,7 @@ def test_too_deep_captured_in_is_a_4xx_and_the_scope_survives(pyrun, partition):
         assert ok.ok and ok.captured_out == {"pid": pid, "deep": nested(VALUE_MAX_DEPTH)}
 
 
-def test_values_without_utf8_or_json_form_do_not_kill_the_worker(client):
+def test_values_without_utf8_or_json_form_do_not_kill_the_interpreter(client):
     pid = run(client, "import os; pid = os.getpid()", captured_out=["pid"]).captured_out["pid"]
     code = ("import sys\nprint('a\\ud800b')\nprint('e\\udfff', file=sys.stderr)\n"
             "s = '\\ud800'\nv = 0\nfor _ in range(256): v = [v]\n"
@@ -342,7 +342,7 @@ def test_partition_limit_and_drop():
     assert pids and not any(pid_alive(p) for p in pids)
 
 
-def test_cli_server_stops_its_workers():
+def test_cli_server_stops_its_interpreters():
     server = CliServer("--cell-timeout", "5")
     try:
         with BackendClient(server.url, NAME, VERSION, "x") as c:

@@ -126,14 +126,14 @@ def test_runner_record_errors_are_per_record(client):
 
 
 def test_thread_executor(client, emu):
-    from polycodec.hybrid.transport import close_worker_transports
+    from polycodec.hybrid.transport import close_executor_transports
     records = make_records(64)
     try:
         with ThreadPoolExecutor(3) as pool:
             result = client.services.execute("bench/score", inputs=records, batch_size=16,
                                              executor=pool)
     finally:
-        close_worker_transports()           # the workers' pooled client lives in this process
+        close_executor_transports()           # the workers' pooled client lives in this process
     assert_exact(result, records)
 
 

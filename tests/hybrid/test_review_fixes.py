@@ -140,7 +140,7 @@ class FlakyExecutor(Executor):
 
 
 def test_failing_executor_futures_become_batch_errors(client):
-    from polycodec.hybrid.transport import close_worker_transports
+    from polycodec.hybrid.transport import close_executor_transports
     records = make_records(40)
     pool = FlakyExecutor()
     try:
@@ -148,7 +148,7 @@ def test_failing_executor_futures_become_batch_errors(client):
                                          executor=pool)
     finally:
         pool.shutdown()
-        close_worker_transports()
+        close_executor_transports()
     assert len(result) == 40 and result.failed == list(range(10, 30))
     assert "BrokenProcessPool" in result.batches[1].error["message"]
     assert "CancelledError" in result.batches[2].error["message"]
@@ -370,22 +370,22 @@ def test_thread_executor_uses_the_callers_http_client(emu, svc):
     with httpx.Client(transport=counting) as http, \
             Hybrid.Client(base_url=emu.url, tenant=TENANT, token="open", http_client=http) as c, \
             ThreadPoolExecutor(2) as pool:
-        before = len(tr._WORKER_TRANSPORTS)
+        before = len(tr._EXECUTOR_TRANSPORTS)
         result = c.services.execute("bench/score", inputs=records, batch_size=10, executor=pool)
         assert result.ok and counting.requests == 4
-        assert len(tr._WORKER_TRANSPORTS) == before       # no hidden pool was made
+        assert len(tr._EXECUTOR_TRANSPORTS) == before       # no hidden pool was made
 
 
-def test_worker_transports_closed_with_client(emu, svc):
+def test_executor_transports_closed_with_client(emu, svc):
     from polycodec.hybrid import transport as tr
     with Hybrid.Client(base_url=emu.url, tenant=TENANT, token="open") as c:
-        made = tr.worker_transport(c.config)               # as a process worker would
-        assert tr.worker_transport(c.config) is made
+        made = tr.executor_transport(c.config)               # as an executor process would
+        assert tr.executor_transport(c.config) is made
     assert made.http.is_closed
-    assert all(k[1] != c.config.key() for k in tr._WORKER_TRANSPORTS)
+    assert all(k[1] != c.config.key() for k in tr._EXECUTOR_TRANSPORTS)
 
 
-def test_worker_transport_key_has_pool_size():
+def test_executor_transport_key_has_pool_size():
     from polycodec.hybrid.transport import Config
     a = Config(base_url="http://h/t", token="open", max_connections=2)
     b = Config(base_url="http://h/t", token="open", max_connections=32)

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from polycodec.sockets import SocketsClient
-from polycodec.sockets.testing import API_KEY, sockets_emulator  # noqa: F401  (fixture)
+from polycodec.sockets.emulator.testing import API_KEY, sockets_emulator  # noqa: F401  (fixture)
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from polycodec.sockets import (CustomSocket, Endpoint, MethodNotAllowedError, Sc
                                ScriptDependency, SocketsClient, SocketsHTTPError,
                                SocketValidationError, spec)
 from polycodec.sockets.emulator import Config, Emulator, make_server
-from polycodec.sockets.store import Store
-from polycodec.sockets.runner import max_file_size
-from polycodec.sockets.testing import API_KEY, emulator_process
+from polycodec.sockets.emulator.scripts import max_file_size
+from polycodec.sockets.emulator.store import Store
+from polycodec.sockets.emulator.testing import API_KEY, emulator_process
 
 from .strategies import sockets, text_problems_only, texts
 

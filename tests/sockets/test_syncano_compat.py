@@ -17,7 +17,7 @@ import pytest
 from polycodec.sockets import (ClassDependency, CustomSocket, Endpoint, ScriptCall,
                                ScriptDependency, SocketsClient, spec, to_body, to_payload,
                                update_payload)
-from polycodec.sockets.testing import API_KEY
+from polycodec.sockets.emulator.testing import API_KEY
 from tests.conftest import missing
 
 # syncano's real runtime imports (its setup.py pins 2015 versions that do not build on 3.11).

@@ -31,7 +31,7 @@ from . import bodies, gcpause, tables
 from . import uri as _uri
 from ..errors import EncodeError, MissingDependency, require_bool
 from .errors import BatchError, HybridApiError, HybridSdkError
-from .transport import encode_body, worker_transport
+from .transport import encode_body, executor_transport
 
 try:
     import numpy as np
@@ -388,7 +388,7 @@ def _stream(it: Iterator, batch_size, form, nan, capture=False):
 # ---- one batch ----------------------------------------------------------------------------
 @dataclass
 class BatchTask:
-    """Everything a worker (thread, process, dask) needs to run one batch. Picklable."""
+    """Everything an executor (thread, process, dask) needs to run one batch. Picklable."""
 
     index: int
     start: int
@@ -465,8 +465,8 @@ def run_batch(transport, task: BatchTask) -> BatchOutcome:
 
 
 def run_batch_task(task: BatchTask) -> BatchOutcome:
-    """Entry point for executor= workers: a pooled client per worker process."""
-    return run_batch(worker_transport(task.config, task.local), task)
+    """Entry point for executor= runs: a pooled client per executor process."""
+    return run_batch(executor_transport(task.config, task.local), task)
 
 
 async def arun_batch(transport, task: BatchTask) -> BatchOutcome:

@@ -24,7 +24,7 @@ from ..errors import require_bool
 from .errors import HybridSdkError
 from .batching import aexecute_batches, aiter_batches, execute_batches, iter_batches
 from .transport import (AsyncTransport, Config, HybridResponse, Transport,
-                        close_worker_transports, encode_body)
+                        close_executor_transports, encode_body)
 
 # execute() options of the reference (seed table), with their reference defaults
 EXECUTE_OPTIONS = {
@@ -359,7 +359,7 @@ class Client:
     def close(self):
         """Close the connection pool (if the client made it) and the pooled transports that
         executor= batches of this configuration created in this process."""
-        close_worker_transports(self._config)
+        close_executor_transports(self._config)
         self._transport.close()
 
     @property
@@ -406,7 +406,7 @@ class AsyncClient:
         await self.close()
 
     async def close(self):
-        close_worker_transports(self._config)
+        close_executor_transports(self._config)
         await self._transport.close()
 
     @property

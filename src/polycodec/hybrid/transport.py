@@ -152,7 +152,7 @@ class Config:
                 tables.H_REQUEST_ID: str(uuid.uuid4()), tables.H_TENANT: self.tenant}
 
     def key(self) -> tuple:
-        """Identity of the settings that shape requests (worker-side client cache key)."""
+        """Identity of the settings that shape requests (executor-side client cache key)."""
         return (self.base_url, self.tenant, self.api_key, self.token, self.timeout,
                 self.max_retries, self.retry_interval, self.max_connections, self.pause_gc)
 
@@ -368,49 +368,50 @@ class AsyncTransport(_TransportBase):
             await self.http.aclose()
 
 
-# ---- worker-side transports (executor= batching: threads, processes, dask workers) -------
+# ---- executor-side transports (executor= batching: threads, processes, dask workers) -----
 # A batch run by an executor in the client's own process uses the client's transport (its
 # pool, and the caller's http_client if one was given), found by id. In another process (a
 # ProcessPoolExecutor, dask workers) one pooled Transport per process and config is made and
 # reused; those close when their process exits (atexit). Client.close() closes the ones of
 # its config in this process.
-_WORKER_TRANSPORTS: dict = {}
+_EXECUTOR_TRANSPORTS: dict = {}
 _LOCAL_TRANSPORTS: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
-_WORKER_LOCK = threading.RLock()      # Transport() registers itself under it
+_TRANSPORTS_LOCK = threading.RLock()      # Transport() registers itself under it
 
 
 def register_local(transport) -> tuple:
     """(pid, id) under which executor= batches in this process find `transport`."""
     ref = (os.getpid(), id(transport))
-    with _WORKER_LOCK:
+    with _TRANSPORTS_LOCK:
         _LOCAL_TRANSPORTS[ref] = transport
     return ref
 
 
-def worker_transport(config: Config, local=None) -> Transport:
+def executor_transport(config: Config, local=None) -> Transport:
     """The client's own transport when the batch runs in the client's process, else one
     pooled Transport per process and config, reused by every batch that lands there."""
-    with _WORKER_LOCK:
+    with _TRANSPORTS_LOCK:
         if local is not None and local[0] == os.getpid():
             transport = _LOCAL_TRANSPORTS.get(local)
             if transport is not None and not transport.http.is_closed:
                 return transport
         key = (os.getpid(), config.key())
-        transport = _WORKER_TRANSPORTS.get(key)
+        transport = _EXECUTOR_TRANSPORTS.get(key)
         if transport is None or transport.http.is_closed:
-            transport = _WORKER_TRANSPORTS[key] = Transport(config)
+            transport = _EXECUTOR_TRANSPORTS[key] = Transport(config)
     return transport
 
 
-def close_worker_transports(config: Optional[Config] = None):
-    """Close the pooled transports of executor= workers in this process (those of `config`
+def close_executor_transports(config: Optional[Config] = None):
+    """Close the pooled transports of executor= batches in this process (those of `config`
     only, if given). Also run at exit, so no keep-alive socket outlives the interpreter."""
-    with _WORKER_LOCK:
-        keys = [k for k in _WORKER_TRANSPORTS
+    with _TRANSPORTS_LOCK:
+        keys = [k for k in _EXECUTOR_TRANSPORTS
                 if config is None or k[1] == config.key()]
-        transports = [_WORKER_TRANSPORTS.pop(k) for k in keys]
+        transports = [_EXECUTOR_TRANSPORTS.pop(k) for k in keys]
     for transport in transports:
         transport.close()
 
 
-atexit.register(close_worker_transports)
+close_worker_transports = close_executor_transports     # its former name
+atexit.register(close_executor_transports)

@@ -26,12 +26,12 @@ spawn.py (a subprocess for tests), __main__.py (the command line).
 from __future__ import annotations
 
 from .endpoints import EMULATOR_VERSION
-from .errors import HttpError
+from .errors import refused
 from .faults import Faults
 from .handler import H_WORKER
 from .registry import Registry
 from .server import DEFAULT_MAX_BODY, Emulator
 from .spawn import spawn_emulator
 
-__all__ = ["Emulator", "Faults", "Registry", "HttpError", "spawn_emulator", "H_WORKER",
+__all__ = ["Emulator", "Faults", "Registry", "refused", "spawn_emulator", "H_WORKER",
            "EMULATOR_VERSION", "DEFAULT_MAX_BODY"]

@@ -5,11 +5,8 @@ import base64
 import email.parser
 import email.policy
 
-import orjson
-
-from .. import tables
 from . import execute, services
-from .errors import HttpError
+from .errors import refused
 
 EMULATOR_VERSION = "1.31.2"
 
@@ -33,20 +30,20 @@ class Endpoints:
     def _upload(self, body):
         tenant = self._tenant_header()
         if not tenant:
-            raise HttpError(400, "MISSING_TENANT", "the x-tenant-name header is required")
+            raise refused(400, "MISSING_TENANT", "the x-tenant-name header is required")
         ctype = self.headers.get("Content-Type", "")
         if not ctype.startswith("multipart/form-data"):
-            raise HttpError(400, "INVALID_PACKAGE", "upload must be multipart/form-data")
+            raise refused(400, "INVALID_PACKAGE", "upload must be multipart/form-data")
         msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
             b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + body)
         files = [p for p in msg.iter_parts() if p.get_param("name", header="content-disposition")
                  == "file"] if msg.is_multipart() else []
         if not files:
-            raise HttpError(400, "INVALID_PACKAGE", "no multipart part named 'file'")
+            raise refused(400, "INVALID_PACKAGE", "no multipart part named 'file'")
         try:
             svc = self.emu.upload_zip(tenant, files[0].get_payload(decode=True) or b"")
         except services.DefinitionError as exc:
-            raise HttpError(400, "INVALID_PACKAGE", str(exc)) from exc
+            raise refused(400, "INVALID_PACKAGE", str(exc)) from exc
         return 200, {"status": "Success", "response_data": [
             {"tenant": tenant, "services": [services.upload_entry(svc)]}]}
 
@@ -54,9 +51,9 @@ class Endpoints:
         data = self._json(body)
         req, meta = data.get("request_data"), data.get("request_meta") or {}
         if not isinstance(req, dict) or not isinstance(req.get("inputs"), dict):
-            raise HttpError(400, "INVALID_INPUTS", "request_data.inputs must be an object")
+            raise refused(400, "INVALID_INPUTS", "request_data.inputs must be an object")
         if not isinstance(meta, dict):
-            raise HttpError(400, "INVALID_BODY", "request_meta must be an object")
+            raise refused(400, "INVALID_BODY", "request_meta must be an object")
         svc = self.emu.registry.find(
             tenant, version_id=version_id or meta.get("version_id"),
             service_id=service_id or meta.get("service_id"), folder=folder, service=service,
@@ -79,8 +76,8 @@ class Endpoints:
         data = self._json(body)
         inputs = data.get("inputs")
         if not isinstance(inputs, list):
-            raise HttpError(400, "INVALID_INPUTS", "inputs must be a list of records or a "
-                            "table (header row, then rows)")
+            raise refused(400, "INVALID_INPUTS", "inputs must be a list of records or a "
+                          "table (header row, then rows)")
         svc = self.emu.registry.find_v4(tenant, data)
         if inputs and isinstance(inputs[0], list):
             rows = execute.rows_from_table(svc, inputs)
@@ -88,8 +85,8 @@ class Endpoints:
             rows = execute.rows_from_records(svc, inputs)
         n = len(rows)
         if self.emu.max_records and n > self.emu.max_records:
-            raise HttpError(413, "TOO_MANY_RECORDS", f"{n} records exceed the limit of "
-                            f"{self.emu.max_records} per request")
+            raise refused(413, "TOO_MANY_RECORDS", f"{n} records exceed the limit of "
+                          f"{self.emu.max_records} per request")
         outs, errors, ms = execute.run(svc, rows, execute.filter_outputs(data.get("output"), None))
         self._records = n
         per = round(ms / n, 4) if n else 0
@@ -100,9 +97,9 @@ class Endpoints:
     def _service_from_meta(self, tenant, data):
         meta = data.get("request_meta")
         if not isinstance(meta, dict):
-            raise HttpError(400, "INVALID_BODY", "request_meta must be an object")
+            raise refused(400, "INVALID_BODY", "request_meta must be an object")
         if not meta.get("service_id") and not meta.get("version_id"):
-            raise HttpError(400, "MISSING_LOCATOR", "request_meta needs service_id or version_id")
+            raise refused(400, "MISSING_LOCATOR", "request_meta needs service_id or version_id")
         return self.emu.registry.find(tenant, service_id=meta.get("service_id"),
                                       version_id=meta.get("version_id")), meta
 
@@ -138,7 +135,7 @@ class Endpoints:
                 try:
                     emu.set_faults(**self._json(body))
                 except (TypeError, ValueError) as exc:
-                    raise HttpError(400, "INVALID_BODY", str(exc)) from exc
+                    raise refused(400, "INVALID_BODY", str(exc)) from exc
             return 200, emu.faults.as_dict()
         if what == "reset":
             emu.reset()

@@ -1,8 +1,9 @@
-"""The emulator's refusal: an HTTP status, the runner's error code and a message."""
+"""The emulator's refusals: the shared HTTPProblem with the runner's error code."""
 from __future__ import annotations
 
+from ..._jsonhttp import HTTPProblem
 
-class HttpError(Exception):
-    def __init__(self, status, code, message):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+
+def refused(status, code, message) -> HTTPProblem:
+    """A refusal answered as the runner does: status, code (INVALID_INPUTS...) and message."""
+    return HTTPProblem(status, message, code=code)

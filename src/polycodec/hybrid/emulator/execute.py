@@ -8,22 +8,22 @@ from datetime import datetime, timezone
 from operator import itemgetter
 
 from . import services
-from .errors import HttpError
+from .errors import refused
 
 
 def rows_from_table(svc, table):
     header = table[0]
     if not isinstance(header, list) or not all(isinstance(h, str) for h in header):
-        raise HttpError(400, "INVALID_INPUTS", "the first row of table inputs must be the "
-                        "header (a list of input names)")
+        raise refused(400, "INVALID_INPUTS", "the first row of table inputs must be the "
+                      "header (a list of input names)")
     rows = table[1:]
     width = len(header)
     # whole-batch checks at C speed; the loop below only runs to name a bad row
     if set(map(type, rows)) - {list} or set(map(len, rows)) - {width}:
         for i, row in enumerate(rows):
             if not isinstance(row, list) or len(row) != width:
-                raise HttpError(400, "INVALID_INPUTS", f"inputs row {i + 1} must be a list of "
-                                f"{width} values")
+                raise refused(400, "INVALID_INPUTS", f"inputs row {i + 1} must be a list of "
+                              f"{width} values")
     names = svc.input_names
     if header == names:
         return rows
@@ -41,7 +41,7 @@ def rows_from_records(svc, records):
     if set(map(type, records)) - {dict}:
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):
-                raise HttpError(400, "INVALID_INPUTS", f"inputs[{i}] must be an object")
+                raise refused(400, "INVALID_INPUTS", f"inputs[{i}] must be an object")
     names = svc.input_names
     if len(names) > 1 and set(map(len, records)) == {len(names)}:
         try:                                   # records holding exactly the inputs: one C pass
@@ -60,7 +60,7 @@ def filter_outputs(names_csv, regex):
         try:
             pat = re.compile(regex)
         except re.error as exc:
-            raise HttpError(400, "INVALID_BODY", f"requested_output_regex: {exc}") from exc
+            raise refused(400, "INVALID_BODY", f"requested_output_regex: {exc}") from exc
         prev = keep
         keep = (lambda k: pat.search(k) is not None) if prev is None else (
             lambda k: prev(k) and pat.search(k) is not None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import threading
 
-from .errors import HttpError
+from .errors import refused
 
 
 class Registry:
@@ -32,11 +32,11 @@ class Registry:
             if version:
                 cands = [s for s in cands if s.version == version]
         else:
-            raise HttpError(400, "MISSING_LOCATOR", "no service locator (service, service_id "
-                            "or version_id) in the request")
+            raise refused(400, "MISSING_LOCATOR", "no service locator (service, service_id "
+                          "or version_id) in the request")
         if not cands:
-            raise HttpError(404, "NOT_FOUND", "service not found in tenant "
-                            f"{tenant!r}: {version_id or service_id or f'{folder}/{service}'}")
+            raise refused(404, "NOT_FOUND", "service not found in tenant "
+                          f"{tenant!r}: {version_id or service_id or f'{folder}/{service}'}")
         return cands[-1]                               # latest upload wins
 
     def find_v4(self, tenant, body):
@@ -49,4 +49,4 @@ class Registry:
                 folder, service, version = m.groups()
                 return self.find(tenant, folder=folder, service=service, version=version or None)
             return self.find(tenant, service_id=locator)
-        raise HttpError(400, "MISSING_LOCATOR", "a v4 body needs 'service' or 'version_id'")
+        raise refused(400, "MISSING_LOCATOR", "a v4 body needs 'service' or 'version_id'")

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import random
-import socket
 import threading
-import time
-from http.server import ThreadingHTTPServer
 
+from ..._jsonhttp import JSONServer
 from . import services
 from .faults import Faults
-from .handler import Handler
+from .handler import READ_TIMEOUT, Handler
 from .registry import Registry
 
 DEFAULT_MAX_BODY = 256 << 20
@@ -42,7 +40,6 @@ class Emulator:
             self.httpd.socket = sock
             self.httpd.server_address = sock.getsockname()
         self.httpd.emulator = self
-        self._thread = None
         if shared is not None:
             self.sync()
 
@@ -57,20 +54,13 @@ class Emulator:
         return f"http://{host}:{self.port}"
 
     def start(self):
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="hybrid-emulator",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self.httpd.start(name="hybrid-emulator")
         return self
 
     def stop(self):
         """Stop accepting, close open keep-alive connections, release the port. Safe to call
-        when never started (shutdown() would wait forever for a serve loop) and twice."""
-        if self._thread is not None:
-            self.httpd.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self.httpd.close_connections()
-        self.httpd.server_close()
+        when never started and twice."""
+        self.httpd.stop()
         if self.shared is not None:
             self.shared.close()
 
@@ -187,49 +177,11 @@ class Emulator:
             del self.requests[:-self.record_limit]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128
+class _Server(JSONServer):
     allow_reuse_address = True
-    open_connections = 0
+    read_timeout = READ_TIMEOUT
     connection_counts = None      # --workers: shared array the accept loops compare
 
-    def __init__(self, *args, **kwargs):
-        self.connections = set()          # accepted sockets not yet shut down
-        super().__init__(*args, **kwargs)
-
-    def _opened(self, delta):
-        with _CONN_LOCK:
-            self.open_connections += delta
-            if self.connection_counts is not None:
-                self.connection_counts[self.emulator.worker] = self.open_connections
-
-    def process_request(self, request, client_address):
-        self._opened(1)                   # shutdown_request() takes it back, on every path
-        with _CONN_LOCK:
-            self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request):
-        with _CONN_LOCK:
-            self.connections.discard(request)
-        self._opened(-1)
-        super().shutdown_request(request)
-
-    def close_connections(self, wait=2.0):
-        """Wake every keep-alive handler (its next read sees EOF) so none answers after
-        stop(); wait up to `wait` seconds for the handlers to finish."""
-        with _CONN_LOCK:
-            conns = list(self.connections)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)     # the handler thread closes it
-            except OSError:
-                pass
-        deadline = time.monotonic() + wait
-        while self.connections and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-
-_CONN_LOCK = threading.Lock()
+    def connections_changed(self, count):
+        if self.connection_counts is not None:
+            self.connection_counts[self.emulator.worker] = count

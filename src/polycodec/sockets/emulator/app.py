@@ -1,36 +1,23 @@
-"""A local Syncano custom-socket emulator: ``python -m polycodec.sockets.emulator --port P``.
+"""The platform's logic, independent of HTTP: Config and Emulator (methods return (status, body)).
 
-Stores sockets in SQLite, validates like the platform (same checks as polycodec.sockets.validate
+Stores sockets in SQLite, validates like the platform (the checks of polycodec.sockets.validate
 plus global endpoint-name uniqueness), answers the documented status values, and runs Python
-script dependencies in a subprocess with a time limit. Binds 127.0.0.1 by default.
-SCRIPTS RUN UNSANDBOXED with the emulator's user rights: run only code you trust.
-Bad input always gets a 4xx with ``{"detail": ..., "errors": [{path, message}]}``.
+script dependencies in a subprocess with a time limit (scripts.py).
 """
 from __future__ import annotations
 
-import argparse
 import json
-import re
-import sys
 import threading
-from http.server import ThreadingHTTPServer
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from .._jsonhttp import DEFAULT_READ_TIMEOUT, HTTPProblem, JSONHandler
-from . import spec
-from .errors import Problem, SocketValidationError
-from .models import CustomSocket, read_socket
-from .runner import ScriptCrashed, ScriptTimeout, run_python
-from .store import Store
-from .validate import endpoint_collisions, problems as rule_problems
-
-_PREFIX = re.compile(rf"^/{re.escape(spec.API_VERSION)}/instances/([^/]+)/(.*)$")
-
-
-# set by the emulator from the body it sends, never taken from a script's response
-_FRAMING_HEADERS = ("content-length", "content-type", "transfer-encoding", "connection")
+from ..._jsonhttp import HTTPProblem
+from .. import spec
+from ..errors import Problem, SocketValidationError
+from ..models import CustomSocket, read_socket
+from ..validate import endpoint_collisions, problems as rule_problems
+from .scripts import ScriptCrashed, ScriptTimeout, run_python
 
 
 class Config:
@@ -290,155 +277,3 @@ def _host_allowed(host, allowed):
     return host is not None and host.lower() in {a.lower() for a in allowed}
 
 
-class Handler(JSONHandler):
-    server_version = "polycodec-sockets-emulator"
-    problems_key = "errors"
-    app: Emulator  # set on the subclass made by make_server
-
-    def authorized(self):
-        key = self.app.config.api_key
-        auth = self.headers.get(spec.AUTH_HEADER, "")
-        if auth:
-            return auth == f"{spec.AUTH_SCHEME} {key}"
-        api, user = self.headers.get(spec.API_KEY_HEADER), self.headers.get(spec.USER_KEY_HEADER)
-        if api or user:
-            return api == key and bool(user)
-        raise HTTPProblem(401, "authentication credentials were not provided")
-
-    def handle_json(self):
-        method = self.command
-        if not self.authorized():
-            raise HTTPProblem(403, "invalid api key")
-        parts = urlsplit(self.path)
-        m = _PREFIX.match(parts.path)
-        if not m:
-            raise HTTPProblem(404, f"no route {parts.path!r}")
-        instance, rest = unquote(m.group(1)), m.group(2)
-        query = parse_qs(parts.query)
-        if method in spec.BODY_METHODS:
-            body = self.read_json_body(self.app.config.max_body)
-        else:  # GET/DELETE carry no data: a body is read (bounded) and ignored
-            self.read_body(self.app.config.max_body)
-            body = None
-        status, answer = self.route(method, instance, rest, parts.path, query, body)
-        if status != "raw":
-            return self.send_json(status, answer)
-        try:  # the script's own response, checked in full before anything is sent
-            self.send_reply(answer["status_code"], answer["content"].encode("utf-8"),
-                            answer["content_type"],
-                            {k: v for k, v in answer["headers"].items()
-                             if k.lower() not in _FRAMING_HEADERS})
-        except (ValueError, TypeError) as e:  # UnicodeEncodeError is a ValueError
-            self.send_json(400, {"status": "failure",
-                                 "detail": f"the script's HttpResponse cannot be sent: {e}"})
-
-    def route(self, method, instance, rest, path, query, body):
-        """Match `rest` (the path after /{API_VERSION}/instances/{i}/) to a spec.ROUTES row;
-        a method that row does not list in spec.ROUTE_METHODS gets 405."""
-        app = self.app
-
-        def allow(route_name):
-            methods = spec.ROUTE_METHODS[route_name]
-            if method not in methods:
-                raise HTTPProblem(405, f"method {method} not allowed on {path} (allowed: "
-                                       f"{', '.join(methods)})", headers={"Allow": ", ".join(methods)})
-
-        if rest == "sockets/":
-            allow("sockets")
-            if method == "POST":
-                return app.create(instance, body)
-            return app.listing(path, query, lambda a, n: app.store.page(instance, a, n),
-                               lambda r: app.socket_obj(instance, r))
-        if rest == "sockets/install/":
-            allow("install")
-            return app.install(instance, body)
-        if rest == "endpoints/sockets/":
-            allow("all_endpoints")
-            return app.listing(path, query, lambda a, n: app.store.endpoint_page(instance, a, n),
-                               lambda r: app.endpoint_obj(instance, r))
-        if rest.startswith("endpoints/sockets/") and rest.endswith("/"):
-            allow("run")
-            return app.run(instance, unquote(rest[len("endpoints/sockets/"):-1]), method, query, body)
-        if rest.startswith("sockets/") and rest.endswith("/"):
-            tail = unquote(rest[len("sockets/"):-1])
-            # a socket name may contain '/', so an existing socket wins over a sub-route
-            if app.store.get(instance, tail) is not None and not (
-                    tail.endswith("/recheck") and method == "POST"):
-                allow("socket")
-                if method == "GET":
-                    return 200, app.socket_obj(instance, app.store.get(instance, tail))
-                if method in ("PUT", "PATCH"):
-                    return app.update(instance, tail, body, partial=method == "PATCH")
-                app.store.delete(instance, tail)
-                return 204, None
-            if tail.endswith("/recheck"):
-                allow("recheck")
-                return app.recheck(instance, tail[: -len("/recheck")])
-            if tail.endswith("/endpoints"):
-                allow("socket_endpoints")
-                sock = tail[: -len("/endpoints")]
-                app.existing(instance, sock)
-                return app.listing(path, query,
-                                   lambda a, n: app.store.endpoint_page(instance, a, n, sock),
-                                   lambda r: app.endpoint_obj(instance, r))
-            if "/endpoints/" in tail:
-                allow("socket_endpoint")
-                for i in [m.start() for m in re.finditer("/endpoints/", tail)]:
-                    sock, ep = tail[:i], tail[i + len("/endpoints/"):]
-                    row = app.store.endpoint(instance, f"{sock}/{ep}")
-                    if row is not None and row["socket"] == sock:
-                        return 200, app.endpoint_obj(instance, row)
-                raise HTTPProblem(404, f"socket endpoint not found: {tail!r}")
-            raise HTTPProblem(404, f"socket {tail!r} not found")
-        raise HTTPProblem(404, f"no route {path!r}")
-
-
-def make_server(host="127.0.0.1", port=0, db=":memory:", config=None, *,
-                read_timeout=DEFAULT_READ_TIMEOUT, verbose=False):
-    """A ThreadingHTTPServer serving the emulator (call serve_forever / shutdown)."""
-    app = Emulator(Store(db), config or Config())
-    handler = type("BoundHandler", (Handler,), {"app": app})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    server.app = app
-    server.read_timeout = read_timeout
-    server.verbose = verbose
-    return server
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m polycodec.sockets.emulator",
-                                description="Local Syncano custom-socket emulator. Scripts run "
-                                            "UNSANDBOXED: run only code you trust.")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    p.add_argument("--db", default=":memory:", help="SQLite file (default in memory)")
-    p.add_argument("--api-key", default="polycodec-dev")
-    p.add_argument("--max-body", type=int, default=spec.DEFAULT_MAX_BODY)
-    p.add_argument("--script-timeout", type=float, default=spec.DEFAULT_SCRIPT_TIMEOUT)
-    p.add_argument("--max-output", type=int, default=spec.DEFAULT_MAX_SCRIPT_OUTPUT)
-    p.add_argument("--page-size", type=int, default=spec.DEFAULT_PAGE_SIZE)
-    p.add_argument("--install-host", action="append", dest="install_hosts",
-                   help="host install URLs may name (repeatable; default loopback only)")
-    p.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT,
-                   help="seconds a client may take to send its request")
-    p.add_argument("--verbose", action="store_true")
-    a = p.parse_args(argv)
-    config = Config(api_key=a.api_key, max_body=a.max_body, script_timeout=a.script_timeout,
-                    max_output=a.max_output, page_size=a.page_size,
-                    **({"install_hosts": a.install_hosts} if a.install_hosts else {}))
-    server = make_server(a.host, a.port, a.db, config, read_timeout=a.read_timeout,
-                         verbose=a.verbose)
-    host, port = server.server_address[:2]
-    print(f"polycodec sockets emulator listening on http://{host}:{port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
