@@ -217,9 +217,8 @@ def run(args) -> Section:
         acc, nod = by.get((label, "accel/accel")), by.get((label, NODEFLATE))
         base = by.get((label, BASELINE))
         if acc and nod and base:
-            notes.append(f"- {label}: accel/accel is {base.seconds / acc.seconds:.1f}x faster "
-                         f"than stock defaults, {nod.seconds / acc.seconds:.1f}x faster than "
-                         "stock without deflate.")
+            notes.append(f"- {label}: accel/accel is {_speedup(base, acc)} stock defaults, "
+                         f"{_speedup(nod, acc)} stock without deflate.")
             if acc.extra.get("cpu") and acc.extra["cpu"][0] >= 0.05:   # 10 ms CPU clock ticks
                 notes.append(_server_bound(label, acc, nod))
     notes.insert(0, "Each pair: provider and caller in separate processes, one local Hypha "
@@ -227,6 +226,11 @@ def run(args) -> Section:
                     f"{repeat} echoes after a warm-up (128 MiB: one echo).")
     return Section("echo through a local Hypha server (stock hypha-rpc 0.21.47 vs "
                    "polycodec.hypha.accelerate)", rows, notes, name="hypha")
+
+
+def _speedup(slow, fast):
+    x = slow.seconds / fast.seconds
+    return f"{x:.1f}x faster than" if x >= 1 else f"{1 / x:.1f}x slower than"
 
 
 def _fmt_s(seconds):
