@@ -44,9 +44,10 @@ def draw(sections, path, meta):
         ax.set_xlim(10 ** math.floor(math.log10(lo * 0.5)), hi * 4)
         for y, (value, r) in enumerate(zip(ms, sub)):
             ax.text(value * 1.08, y, fmt_time(r.seconds), va="center", fontsize=7)
-        for limit, text in limits.items():
+        for i, (limit, text) in enumerate(sorted(limits.items())):   # labels stacked upwards
             ax.axvline(limit, color=TARGET, linestyle="--", linewidth=1.2)
-            ax.text(limit * 1.05, len(sub) - 0.6, f"target {text}", color=TARGET, fontsize=7)
+            ax.text(limit * 1.05, len(sub) - 0.6 - i, f"target {text}", color=TARGET,
+                    fontsize=7, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v / 1e3)))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(workload, fontsize=9, loc="left")

@@ -216,7 +216,8 @@ def to_json(sections, meta) -> dict:
                 "target": "; ".join(t.text for t in row.targets) or None,
                 "verdict": _worst(row.targets), "note": row.note,
                 "targets": [{"target": t.text, "measured": t.measured, "gated": t.gated,
-                             "applies": t.applies, "verdict": t.verdict}
+                             "applies": t.applies, "verdict": t.verdict,
+                             "limit_seconds": t.limit}
                             for t in row.targets]})
         out["sections"].append({"name": s.name, "title": s.title, "rows": rows,
                                 "notes": s.notes})
