@@ -9,7 +9,8 @@
 - `HTTPProblem`: a refusal (status, detail, problems, code) raised anywhere in a handler.
 - `JSONServer`: a ThreadingHTTPServer that tracks its connections, so `stop()` closes the
   keep-alive ones and no handler answers after it.
-- `spawn_cli`: runs an emulator's command line for tests and reads its address.
+- `serve_cli`: an emulator's command-line loop; `spawn_cli` runs that command line for tests
+  and reads its address.
 
 Bodies are written with orjson (numpy values natively); a value orjson cannot write (an int
 beyond 64 bits) falls back to the stdlib encoder.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -364,6 +366,24 @@ class JSONServer(ThreadingHTTPServer):
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _exit(signum, frame):
+    raise SystemExit(0)
+
+
+def serve_cli(server, banner) -> int:
+    """Print `banner` (it names the URL: "... listening on http://..."), serve until Ctrl-C or
+    SIGTERM, then stop the server (its connections, its port and what `stop()` adds)."""
+    signal.signal(signal.SIGTERM, _exit)
+    print(banner, flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
 
 
 @contextmanager

@@ -6,7 +6,6 @@ the endpoint's calls before running it.
 """
 from __future__ import annotations
 
-import json
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
@@ -16,7 +15,7 @@ from ..errors import require_bool
 from . import spec
 from .errors import MethodNotAllowedError, SocketsHTTPError
 from .models import CustomSocket, SocketEndpoint, from_payload
-from .payload import to_payload, update_payload
+from .payload import dumps, dumps_body, loads_body, to_body, update_payload
 
 DEFAULT_TIMEOUT = 30.0
 MAX_PAGES = 10_000  # a guard against a server whose `next` never ends
@@ -69,7 +68,7 @@ class SocketsClient:
             kwargs["content"] = content
             kwargs["headers"] = {"Content-Type": "application/json"}
         elif json_body is not None:
-            kwargs["content"] = json.dumps(json_body).encode()
+            kwargs["content"] = dumps_body(json_body)
             kwargs["headers"] = {"Content-Type": "application/json"}
         try:
             resp = self._http.request(method, path, **kwargs)
@@ -106,8 +105,8 @@ class SocketsClient:
         socket = socket if socket is not None else CustomSocket(**raw)
         if self.check:
             socket.validate()
-        body = json.dumps(to_payload(socket)).encode()
-        return from_payload(self._request("POST", self.route("sockets"), content=body))
+        return from_payload(self._request("POST", self.route("sockets"),
+                                          content=to_body(socket)))
 
     def get(self, name):
         return from_payload(self._request("GET", self.route("socket", name)))
@@ -119,7 +118,7 @@ class SocketsClient:
         """PATCH the full name, endpoints and dependencies."""
         if self.check:
             socket.validate()
-        body = json.dumps(update_payload(socket)).encode()
+        body = dumps(update_payload(socket)).encode()    # the library's bytes
         return from_payload(self._request("PATCH", self.route("socket", socket.name), content=body))
 
     def delete(self, name):
@@ -181,7 +180,7 @@ def _parse(resp):
         return None
     if resp.headers.get("content-type", "").split(";")[0].strip() == "application/json":
         try:
-            return resp.json()
+            return loads_body(resp.content)
         except ValueError:
             pass
     return resp.text

@@ -2,12 +2,18 @@
 
 `endpoints`, `dependencies`, `metadata` and `config` travel as JSON *strings* inside the JSON
 body, written with ``json.dumps`` defaults (", " and ": " separators, ASCII escapes) so the
-bytes match the library's. Reading accepts a string or a native value for each of them.
-This module knows only the text: the models (parts.py, models.py) read and build on it.
+bytes match the library's; so are the create and update bodies that carry them (`to_body`),
+which must equal the library's byte for byte. Reading accepts a string or a native value for
+each of them. Every other body (run data, install, responses) goes through orjson
+(`dumps_body`, `loads_body`), with the stdlib only where orjson would write or read
+otherwise. This module knows only the text: the models (parts.py, models.py) build on it.
 """
 from __future__ import annotations
 
 import json
+import math
+
+import orjson
 
 from . import spec
 from .errors import Problem
@@ -34,6 +40,38 @@ def update_payload(socket):
 def to_body(socket):
     """The create body as bytes (what goes on the wire)."""
     return dumps(to_payload(socket)).encode()
+
+
+def _nonfinite(value):
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(map(_nonfinite, value.values()))
+    if isinstance(value, (list, tuple)):
+        return any(map(_nonfinite, value))
+    return False
+
+
+def dumps_body(value) -> bytes:
+    """A JSON body with orjson. The stdlib writes what orjson would write otherwise: ints
+    beyond 64 bits, non-str keys, lone surrogates (orjson refuses them) and NaN/Infinity
+    (orjson writes null; the stdlib the tokens the library sends)."""
+    try:
+        body = orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
+    if b"null" in body and _nonfinite(value):
+        return json.dumps(value).encode()
+    return body
+
+
+def loads_body(data):
+    """A JSON answer with orjson; what only the stdlib reads (NaN tokens, lone surrogates
+    written as escapes) falls back to it."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 
-from ..._jsonhttp import DEFAULT_READ_TIMEOUT
+from ..._jsonhttp import DEFAULT_READ_TIMEOUT, serve_cli
 from ..spec import PYRUN_DEFAULTS
 from .server import PyrunServer
 
@@ -39,20 +38,7 @@ def main(argv=None):
                          start_timeout=a.start_timeout,
                          max_body=a.max_body, max_output=a.max_output,
                          max_result=a.max_result, max_partitions=a.max_partitions)
-
-    def stop(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    print(f"pyrun listening on {server.url} (pid {os.getpid()})", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        server.partitions.close()
-    return 0
+    return serve_cli(server, f"pyrun listening on {server.url} (pid {os.getpid()})")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..._jsonhttp import serve_cli
 from . import processes, services
 from .server import DEFAULT_MAX_BODY, Emulator
 
@@ -65,14 +66,7 @@ def main(argv=None):
         svc = emu.registry.add(services.from_definition(services.numeric_definition(), args.demo))
         print(f"loaded {args.demo}/{svc.folder}/{svc.service}[{svc.version}] "
               f"version_id={svc.version_id}", flush=True)
-    print(f"polycodec hybrid emulator listening on {emu.url}", flush=True)
-    try:
-        emu.httpd.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emu.httpd.server_close()
-    return 0
+    return serve_cli(emu.httpd, f"polycodec hybrid emulator listening on {emu.url}")
 
 
 if __name__ == "__main__":

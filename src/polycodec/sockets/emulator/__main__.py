@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..._jsonhttp import DEFAULT_READ_TIMEOUT
+from ..._jsonhttp import DEFAULT_READ_TIMEOUT, serve_cli
 from .. import spec
 from .app import Config
 from .handler import make_server
@@ -33,15 +33,7 @@ def main(argv=None):
                     **({"install_hosts": a.install_hosts} if a.install_hosts else {}))
     server = make_server(a.host, a.port, a.db, config, read_timeout=a.read_timeout,
                          verbose=a.verbose)
-    host, port = server.server_address[:2]
-    print(f"polycodec sockets emulator listening on http://{host}:{port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_cli(server, f"polycodec sockets emulator listening on {server.url}")
 
 
 if __name__ == "__main__":
