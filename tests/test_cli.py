@@ -221,3 +221,21 @@ def test_plot_draws_a_png(plug, tmp_path):
 def test_size_must_be_positive(capsys):
     assert cli.main(["bench", "--size", "0"]) == 2
     assert "--size must be > 0" in capsys.readouterr().err
+
+
+def test_hybrid_section_scales_and_stays_json():
+    proc = _bench("--quick", "--only", "hybrid", "--size", "0.02", "--repeat", "1",
+                  "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    [hybrid] = json.loads(proc.stdout)["sections"]
+    names = {r["workload"] for r in hybrid["rows"]}
+    assert "H1 encode 200 x 10 records" in names              # 10,000 x 0.02
+    assert "H3 2,000 records via emulator, workers=2" in names   # 100,000 x 0.02
+    assert proc.stderr == ""
+
+
+def test_only_hypha_without_a_server_python_says_what_to_do(monkeypatch, capsys):
+    monkeypatch.delenv("POLYCODEC_HYPHA_PYTHON", raising=False)
+    assert cli.main(["bench", "--only", "core,hypha"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "POLYCODEC_HYPHA_PYTHON" in err
