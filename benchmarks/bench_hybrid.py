@@ -13,9 +13,8 @@ import pytest
 
 from polycodec.bench.hybrid import _records
 from polycodec.hybrid import Client, bodies
-from polycodec.hybrid.emulator import services
-from polycodec.hybrid.batching import _columns_batch, _records_batch
-from polycodec.hybrid.emulator import Emulator
+from polycodec.hybrid.emulator import Emulator, services
+from polycodec.hybrid.sources import _columns_batch, _records_batch
 from polycodec.hybrid.uri import decode
 
 N = 2000

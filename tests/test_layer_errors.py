@@ -12,7 +12,7 @@ import pytest
 import polycodec.hybrid as Hybrid
 from polycodec.backends import BackendClient, BackendHTTPError, PayloadError
 from polycodec.errors import MissingDependency, PolycodecError
-from polycodec.hybrid.batching import BatchResult
+from polycodec.hybrid.results import BatchResult
 from polycodec.hybrid.emulator.services import make_zip
 from polycodec.hybrid.emulator import Emulator
 from polycodec.hybrid.transport import runner_message

@@ -72,3 +72,16 @@ def test_testing_helpers_import_without_pytest(module):
     out = _run(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "fixtures need pytest"
+
+
+@pytest.mark.parametrize("plugin", ["polycodec.hybrid.emulator.testing",
+                                    "polycodec.hybrid.testing"])
+def test_documented_fixture_plugin_serves_an_emulator(tmp_path, plugin):
+    (tmp_path / "conftest.py").write_text(f"pytest_plugins = [{plugin!r}]\n")
+    (tmp_path / "test_it.py").write_text(
+        "import httpx\n"
+        "def test_it(hybrid_emulator):\n"
+        "    assert httpx.get(hybrid_emulator.url + '/healthcheck').json() == {'msg': 'ok'}\n")
+    out = _run(None, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "1 passed" in out.stdout

@@ -6,8 +6,7 @@ import importlib
 import pytest
 
 from polycodec.hybrid import Client
-from polycodec.hybrid.emulator import services
-from polycodec.hybrid.emulator import Emulator
+from polycodec.hybrid.emulator import Emulator, services
 from polycodec.hybrid.emulator.testing import hybrid_emulator, hybrid_emulator_process  # noqa: F401
 from tests.conftest import missing
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from polycodec.errors import EncodeError
 from polycodec.hybrid import bodies
-from polycodec.hybrid.batching import make_source
+from polycodec.hybrid.sources import make_source
 
 from .conftest import require
 

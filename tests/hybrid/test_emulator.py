@@ -8,8 +8,7 @@ import httpx
 import pytest
 
 import polycodec.hybrid as Hybrid
-from polycodec.hybrid.emulator import services
-from polycodec.hybrid.emulator import Emulator
+from polycodec.hybrid.emulator import Emulator, services
 from polycodec.hybrid.emulator.testing import spawn_emulator
 
 from .conftest import TENANT

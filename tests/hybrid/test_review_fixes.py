@@ -15,7 +15,7 @@ import pytest
 import polycodec.hybrid as Hybrid
 from polycodec.errors import EncodeError
 from polycodec.hybrid import BatchError, bodies
-from polycodec.hybrid.batching import make_source
+from polycodec.hybrid.sources import make_source
 
 from .conftest import TENANT, expected, require
 from .test_batching import make_records

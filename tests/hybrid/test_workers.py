@@ -12,8 +12,7 @@ import pytest
 
 import polycodec.hybrid as Hybrid
 from polycodec.hybrid import gcpause
-from polycodec.hybrid.emulator import services
-from polycodec.hybrid.emulator import H_WORKER, Emulator, spawn_emulator
+from polycodec.hybrid.emulator import H_WORKER, Emulator, services, spawn_emulator
 from polycodec.hybrid.emulator.store import SharedStore
 
 from .conftest import TENANT

@@ -51,7 +51,8 @@ def _cspark():
 
 def _encoding_rows(repeat, notes, n=10_000):
     from ..hybrid import bodies
-    from ..hybrid.batching import _body, _columns_batch, _records_batch
+    from ..hybrid.batching import _body
+    from ..hybrid.sources import _columns_batch, _records_batch
     from ..hybrid.uri import decode
 
     wasm, ExecuteMeta, Uri = _cspark()
