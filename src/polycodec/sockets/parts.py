@@ -252,17 +252,19 @@ def read_dependencies(value, problems, path="$.dependencies", models_ok=True):
     return deps
 
 
-def parse_endpoints(value):
+def _parsed(read, value, what):
     problems = []
-    result = read_endpoints(value, problems)
+    result = read(value, problems)
     if problems:
-        raise SocketValidationError(problems, "endpoints")
+        raise SocketValidationError(problems, what)
     return result
+
+
+def parse_endpoints(value):
+    """Endpoint models from any accepted form; SocketValidationError lists every problem."""
+    return _parsed(read_endpoints, value, "endpoints")
 
 
 def parse_dependencies(value):
-    problems = []
-    result = read_dependencies(value, problems)
-    if problems:
-        raise SocketValidationError(problems, "dependencies")
-    return result
+    """Dependency models from any accepted form; SocketValidationError lists every problem."""
+    return _parsed(read_dependencies, value, "dependencies")
