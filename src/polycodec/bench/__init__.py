@@ -22,5 +22,5 @@ SECTIONS = {
     "hybrid": Entry("hybrid", False, "Hybrid Runner bodies and batching vs cspark, through the "
                                      "emulator (about 20 s with --quick)"),
     "hypha": Entry("hypha", False, "echo through a local Hypha server, stock vs accelerated; "
-                                   "needs the Hypha server venv (docs/hypha.md)"),
+                                   "needs the Hypha server venv (below)"),
 }
