@@ -12,6 +12,7 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from cpython.float cimport PyFloat_FromDouble
+from cpython.object cimport PyCallable_Check
 from libc.string cimport memcmp
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 
@@ -22,12 +23,17 @@ import numpy as np
 from polycodec import _common
 from polycodec.codecs import default_registry
 from polycodec.errors import DecodeError
-from polycodec.spec import DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE, RTYPE, RVALUE, RSHAPE, RDTYPE
+from polycodec.spec import (
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE, MAX_DEPTH_LIMIT, RTYPE, RVALUE, RSHAPE,
+    RDTYPE,
+)
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
     bint PyUnicode_Check(object o)
     bint PyBytes_Check(object o)
+    long PyLong_AsLongAndOverflow(object o, int *overflow) except? -1
+    const Py_ssize_t PY_SSIZE_T_MAX
 
 cdef object _frombuffer = np.frombuffer
 cdef object _parse_dtype = _common.parse_dtype
@@ -37,6 +43,12 @@ cdef object _build_orderedmap = _common.build_orderedmap
 cdef object _build_error = _common.build_error
 cdef object _build_ndarray = _common.build_ndarray
 cdef object _build_memoryview = _common.build_memoryview
+cdef object _decode_options = _common.decode_options
+cdef object _int_option = _common.int_option
+cdef object _depth_option = _common.depth_option
+cdef object _CodecRegistry = _common.CodecRegistry
+cdef int _DEPTH_LIMIT = MAX_DEPTH_LIMIT
+cdef Py_ssize_t _NDIM_LIMIT = _common.MAX_NDIM
 cdef str _S_RTYPE = RTYPE
 cdef str _S_RVALUE = RVALUE
 cdef str _S_RSHAPE = RSHAPE
@@ -49,7 +61,7 @@ cdef class _BinRef:
     cdef Py_ssize_t length
 
 
-cdef class Unpacker:
+cdef class _DecodeState:
     cdef const unsigned char *p
     cdef Py_ssize_t pos
     cdef Py_ssize_t end
@@ -64,6 +76,15 @@ cdef class Unpacker:
     cdef int key_kind            # of the last key read: 0 other, 1 _rtype, 2 _rvalue
     cdef bint bin_views          # plain bins as views of the input instead of bytes
     cdef bint ndarray_fast       # no codec overrides "ndarray": the in-place reader applies
+    cdef Py_ssize_t items        # max_items budget left (array items, map keys and values)
+    cdef Py_ssize_t max_items
+    cdef int in_key              # > 0 while a non-fixstr map key is read
+
+    cdef inline int _charge(self, Py_ssize_t n, Py_ssize_t start) except -1:
+        self.items -= n
+        if self.items < 0:
+            raise DecodeError(f"more than max_items={self.max_items} values", start)
+        return 0
 
     cdef inline int _need(self, Py_ssize_t n, str what) except -1:
         if n > self.end - self.pos:
@@ -230,6 +251,7 @@ cdef class Unpacker:
         if n > self.end - self.pos:   # every item takes at least one byte
             raise DecodeError(f"truncated input: an array of {n} items needs at least {n} "
                               f"bytes, {self.end - self.pos} remain", self.pos)
+        self._charge(n, start)
         cdef list out = PyList_New(n)
         cdef Py_ssize_t i
         for i in range(n):
@@ -255,8 +277,14 @@ cdef class Unpacker:
                     self.key_kind = 2
             self.pos += 1
             return self._str(n)
+        # bins in keys are bytes (hashable), never views; maps are refused (see _map)
+        cdef bint views = self.bin_views
+        self.bin_views = False
+        self.in_key += 1
         key = self.read(depth + 1, False)
-        self.key_kind = 0            # the read may have gone through nested maps
+        self.in_key -= 1
+        self.bin_views = views
+        self.key_kind = 0
         if PyUnicode_Check(key):
             if key == _S_RTYPE:
                 self.key_kind = 1
@@ -283,6 +311,9 @@ cdef class Unpacker:
         if 2 * n > self.end - self.pos:
             raise DecodeError(f"truncated input: a map of {n} entries needs at least "
                               f"{2 * n} bytes, {self.end - self.pos} remain", self.pos)
+        if self.in_key:
+            raise DecodeError("a map cannot be a map key or part of one", start)
+        self._charge(2 * n, start)
         if n == 4 and depth + 1 < self.max_depth and self.ndarray_fast:
             arr = self._fast_ndarray()
             if arr is not None:
@@ -306,7 +337,7 @@ cdef class Unpacker:
             if type(rtype) is str:
                 return self._rtype_map(d, <str>rtype, start)
         if has_ref:
-            d[_S_RVALUE] = self._plain(d[_S_RVALUE])
+            d[_S_RVALUE] = self._plain(d[_S_RVALUE], self.bin_views)
         return d if self.plain_dict else self._wrap(d)
 
     cdef object _fast_ndarray(self):
@@ -317,7 +348,8 @@ cdef class Unpacker:
         cdef const unsigned char *p = self.p
         cdef Py_ssize_t pos = self.pos
         cdef Py_ssize_t end = self.end
-        cdef Py_ssize_t nbytes, data, ndim, i, count = 1, dim, dlen
+        cdef Py_ssize_t nbytes, data, ndim, i, count, dim, dlen, itemsize
+        cdef uint64_t ucount = 1
         cdef object o
         cdef unsigned char b
         if end - pos < 15 + 8 + 2 or memcmp(p + pos, b"\xa6_rtype\xa7ndarray\xa7_rvalue", 23):
@@ -366,10 +398,10 @@ cdef class Unpacker:
                 pos += 5
             else:               # zero (empty array) or 64-bit dims: the general path
                 return None
-            if dim > nbytes:    # cannot match the byte length; keeps `count` from overflowing
+            if dim > nbytes:    # cannot match the byte length
                 return None
-            count *= dim
-            if count > nbytes:
+            ucount *= <uint64_t>dim   # both factors < 2**32: no overflow in 64 unsigned bits
+            if ucount > <uint64_t>nbytes:
                 return None
             o = dim
             Py_INCREF(o)
@@ -383,19 +415,25 @@ cdef class Unpacker:
         if b < 0xA1 or b > 0xBF:
             return None
         dlen = b & 0x1F
-        if dlen > end - pos - 1:
+        if dlen > end - pos - 1 or ndim > self.items:
             return None
+        for i in range(dlen):   # dtype names are ASCII; the general path reports bad UTF-8
+            if p[pos + 1 + i] >= 0x80:
+                return None
         sdtype = PyUnicode_DecodeUTF8(<const char*>(p + pos + 1), dlen, NULL)
         dt = _DTYPE_PARSED.get(sdtype)
         if dt is None:
             return None
-        if count * <Py_ssize_t>dt.itemsize != nbytes:
+        itemsize = dt.itemsize      # both factors <= nbytes < 2**32: no overflow
+        if itemsize > nbytes or ucount * <uint64_t>itemsize != <uint64_t>nbytes:
             return None
+        count = <Py_ssize_t>ucount
         arr = _frombuffer(self.base, dt, count, data)
         if ndim != 1:
             arr = arr.reshape(shape)
         if self.copy:
             arr = arr.copy()
+        self.items -= ndim      # the shape's items, as the general path counts them
         self.pos = pos + 1 + dlen
         return arr
 
@@ -405,14 +443,17 @@ cdef class Unpacker:
             out[key] = value
         return out
 
-    cdef object _plain(self, value):
-        """An `_rvalue` that is not consumed as a buffer: bins become bytes."""
+    cdef object _plain(self, value, bint views):
+        """An `_rvalue` that is not consumed as a buffer: bins become bytes (views if
+        `views`)."""
         cdef _BinRef ref
         if isinstance(value, _BinRef):
             ref = <_BinRef>value
-            return self._bin_at(ref.offset, ref.length)
+            if views:
+                return self.base[ref.offset:ref.offset + ref.length]
+            return PyBytes_FromStringAndSize(<const char*>(self.p + ref.offset), ref.length)
         if isinstance(value, list):
-            return [self._plain(v) for v in <list>value]
+            return [self._plain(v, views) for v in <list>value]
         return value
 
     cdef object _view(self, value, Py_ssize_t start):
@@ -422,7 +463,14 @@ cdef class Unpacker:
             ref = <_BinRef>value
             return self.base[ref.offset:ref.offset + ref.length]
         if isinstance(value, list):
-            return [self._view(v, start) for v in <list>value]
+            out = []
+            for v in <list>value:
+                if not isinstance(v, _BinRef):
+                    raise DecodeError("_rvalue pieces must be bins",
+                                      start)
+                ref = <_BinRef>v
+                out.append(self.base[ref.offset:ref.offset + ref.length])
+            return out
         return value   # a nested memoryview map already decoded to a view, or bad input
 
     cdef object _rtype_map(self, dict d, str rtype, Py_ssize_t start):
@@ -436,8 +484,9 @@ cdef class Unpacker:
                 if rtype == "memoryview":
                     return _build_memoryview(d, start, self.copy)
                 return _build_ndarray(d, start, self.copy, True)
-        if _S_RVALUE in d:
-            d[_S_RVALUE] = self._plain(d[_S_RVALUE])
+        if _S_RVALUE in d:   # set items and orderedmap keys must hash: their bins are bytes
+            d[_S_RVALUE] = self._plain(d[_S_RVALUE], self.bin_views and (
+                decoder is not None or (rtype != "set" and rtype != "orderedmap")))
         if decoder is None:
             if rtype == "set":
                 return _build_set(d, start)
@@ -459,21 +508,26 @@ cdef class Unpacker:
         sdtype = d.get(_S_RDTYPE)
         shape = d.get(_S_RSHAPE)
         cdef _BinRef ref
-        cdef Py_ssize_t count = 1
-        if isinstance(value, _BinRef) and type(shape) is list and type(sdtype) is str:
+        cdef Py_ssize_t count = 1, n, itemsize
+        cdef bint plain = True
+        if isinstance(value, _BinRef) and type(shape) is list and type(sdtype) is str \
+                and len(<list>shape) <= _NDIM_LIMIT:
             dt = _DTYPE_PARSED.get(sdtype)
             if dt is None:
                 dt = _parse_dtype(sdtype, start)
             ref = <_BinRef>value
-            for dim in <list>shape:
-                if type(dim) is not int or dim < 0:
-                    raise DecodeError(
-                        f"_rshape must be a list of non-negative ints, got {shape!r}", start)
-                count *= <Py_ssize_t>dim
-            if count * dt.itemsize != ref.length:
-                raise DecodeError(f"ndarray shape {shape} of {dt} needs "
-                                  f"{count * dt.itemsize} bytes, got {ref.length}", start)
-            if count:
+            itemsize = dt.itemsize
+            for dim in <list>shape:   # dims that fit the byte length: no overflow below
+                if type(dim) is not int or not 0 < dim <= ref.length:
+                    plain = False     # zero, huge, negative or not an int: the shared rules
+                    break
+                n = dim
+                if count > ref.length // n:
+                    plain = False
+                    break
+                count *= n
+            if plain and count and count == ref.length // itemsize \
+                    and ref.length % itemsize == 0:
                 arr = _frombuffer(self.base, dt, count, ref.offset)
                 if len(<list>shape) != 1:
                     arr = arr.reshape(shape)
@@ -492,16 +546,18 @@ cdef object _hashable(list key, Py_ssize_t pos):
     return tuple(out)
 
 
-cdef Unpacker _start(buf, Py_ssize_t offset, max_size):
-    """An Unpacker over `buf` from `offset`; the caller sets the options it needs."""
+cdef _DecodeState _start(buf, offset, max_size):
+    """A _DecodeState over `buf` from `offset`; the caller sets the options it needs."""
     base = _common.as_input(buf)
     cdef Py_ssize_t size = len(base)
+    if type(offset) is not int:
+        offset = _int_option("offset", offset, None)
     if offset < 0 or offset > size:
         raise DecodeError(f"offset {offset} outside a buffer of {size} bytes")
     if size - offset > max_size:
         raise DecodeError(f"message of {size - offset} bytes exceeds max_size={max_size}",
                           offset)
-    cdef Unpacker u = Unpacker.__new__(Unpacker)
+    cdef _DecodeState u = _DecodeState.__new__(_DecodeState)
     u.base = base
     u.pos = offset
     u.end = size
@@ -512,7 +568,7 @@ cdef class _Pinned:
     """Holds the input's buffer (and so its pointer) for the length of one call."""
     cdef Py_buffer view
 
-    def __cinit__(self, Unpacker u):
+    def __cinit__(self, _DecodeState u):
         PyObject_GetBuffer(u.base, &self.view, PyBUF_SIMPLE)
         u.p = <const unsigned char*>self.view.buf
 
@@ -520,12 +576,28 @@ cdef class _Pinned:
         PyBuffer_Release(&self.view)
 
 
-def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
+cdef inline bint _plain_int(o, long hi):
+    """`o` is an int in 0..hi (hi < 0: no bound): the common case, checked in C."""
+    if type(o) is not int:
+        return False
+    cdef int overflow = 0
+    cdef long v = PyLong_AsLongAndOverflow(o, &overflow)
+    return overflow == 0 and v >= 0 and (hi < 0 or v <= hi)
+
+
+def unpack_from(buf, offset=0, *, bint copy=False, dict_type=dict,
                 bint strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
-                int max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
-                bint bin_views=False):
+                max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
+                bint bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    cdef Unpacker u = _start(buf, offset, max_size)
+    if not ((dict_type is dict or PyCallable_Check(dict_type))
+            and (codecs is None or type(codecs) is _CodecRegistry)
+            and (rtype_hook is None or PyCallable_Check(rtype_hook))
+            and _plain_int(max_size, -1) and _plain_int(max_depth, _DEPTH_LIMIT)
+            and _plain_int(max_items, -1)):
+        max_size, max_depth, max_items = _decode_options(
+            dict_type, max_size, max_depth, max_items, codecs, rtype_hook)
+    cdef _DecodeState u = _start(buf, offset, max_size)
     u.dict_type = dict_type
     u.plain_dict = dict_type is dict
     u.decoders = (codecs if codecs is not None else default_registry).decoders
@@ -533,6 +605,7 @@ def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
     u.strict = strict_map_key
     u.copy = copy
     u.max_depth = max_depth
+    u.items = u.max_items = max_items if max_items < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
     u.bin_views = bin_views
     u.ndarray_fast = "ndarray" not in u.decoders
     pin = _Pinned(u)
@@ -541,24 +614,28 @@ def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
 
 
 def unpackb(buf, *, bint copy=False, dict_type=dict, bint strict_map_key=True,
-            max_size=DEFAULT_MAX_SIZE, int max_depth=DEFAULT_MAX_DEPTH, codecs=None,
-            rtype_hook=None, bint bin_views=False):
+            max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
+            rtype_hook=None, bint bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
     obj, end = unpack_from(buf, 0, copy=copy, dict_type=dict_type,
                            strict_map_key=strict_map_key, max_size=max_size,
                            max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook,
-                           bin_views=bin_views)
+                           bin_views=bin_views, max_items=max_items)
     size = memoryview(buf).nbytes
     if end != size:
         raise DecodeError(f"extra data: {size - end} bytes after the object", end)
     return obj
 
 
-def skip(buf, Py_ssize_t offset=0, *, max_size=DEFAULT_MAX_SIZE,
-         int max_depth=DEFAULT_MAX_DEPTH):
+def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE,
+         max_depth=DEFAULT_MAX_DEPTH):
     """End offset of the msgpack object at `offset`, checking only its structure (lengths,
     depth), not its strings, keys or `_rtype` maps."""
-    cdef Unpacker u = _start(buf, offset, max_size)
+    if not _plain_int(max_size, -1):
+        max_size = _int_option("max_size", max_size, 0)
+    if not _plain_int(max_depth, _DEPTH_LIMIT):
+        max_depth = _depth_option(max_depth)
+    cdef _DecodeState u = _start(buf, offset, max_size)
     u.max_depth = max_depth
     pin = _Pinned(u)
     u.skip(0)

@@ -7,6 +7,8 @@ views of the input, `decode` turns `_rtype` maps into values.
 from __future__ import annotations
 
 import struct
+import sys
+import threading
 
 import numpy as np
 
@@ -15,12 +17,31 @@ from ._common import Bin, _Fail
 from .codecs import default_registry
 from .errors import DecodeError, EncodeError
 from .spec import (
-    CHUNK_SIZE, DEFAULT_MAX_CHUNKS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE, DEFAULT_MIN_OOB,
-    INT_MAX, INT_MIN, RINTF, RSHAPE, RTRACE, RTYPE, RDTYPE, RVALUE,
+    CHUNK_SIZE, DEFAULT_MAX_CHUNKS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE,
+    DEFAULT_MIN_OOB, INT_MAX, INT_MIN, MAX_DEPTH_LIMIT, RINTF, RSHAPE, RTRACE, RTYPE, RDTYPE,
+    RVALUE,
 )
 
 _ndarray = np.ndarray
 _generic = np.generic
+
+# The walkers below recurse, at most 3 Python frames per nesting level, so max_depth up to
+# MAX_DEPTH_LIMIT needs a recursion limit above Python's default 1000. It is raised once to a
+# fixed bound and never lowered: the limit is per interpreter and the change is made under
+# the GIL and a lock, so threads never see it shrink. (Since Python 3.11 these frames are not
+# on the C stack, so a higher limit costs no thread stack.)
+_RECURSION_FLOOR = 4 * MAX_DEPTH_LIMIT + 1000
+_recursion_lock = threading.Lock()
+
+
+def _deep_enough():
+    if sys.getrecursionlimit() < _RECURSION_FLOOR:
+        with _recursion_lock:
+            if sys.getrecursionlimit() < _RECURSION_FLOOR:
+                sys.setrecursionlimit(_RECURSION_FLOOR)
+
+
+_deep_enough()   # at import too, so it is not raised under a caller that saves and restores it
 
 
 # ---------------------------------------------------------------------------------- encode
@@ -97,14 +118,14 @@ class _Encoder:
                     encoded = dict(encoded)
                     encoded[RTYPE] = encoded.pop(RTYPE, name)  # _rtype added if missing, last
                     return True, self.enc_dict(encoded, depth)
-                return True, self.enc(encoded, depth)
+                return True, self.enc(encoded, depth + 1)   # a replacement counts one level
         return False, None
 
     def enc_default(self, obj, depth):
         out = self.default(obj)
         if out is obj:
             raise _Fail(f"default returned the {type(obj).__name__} unchanged")
-        return self.enc(out, depth)
+        return self.enc(out, depth + 1)
 
     def enc_dict(self, obj, depth):
         if type(obj) is not dict:
@@ -112,7 +133,7 @@ class _Encoder:
         if RINTF in obj and self.default is not None:
             out = self.default(obj)
             if out is not obj:
-                return self.enc(out, depth)
+                return self.enc(out, depth + 1)
         strict = self.strict
         out = {}
         rtype = obj.get(RTYPE, _MISSING)
@@ -164,6 +185,8 @@ _MISSING = object()
 
 
 def _encoder(default, strict_map_key, codecs, max_depth, min_oob):
+    max_depth, min_oob = _common.encode_options(default, codecs, max_depth, min_oob)
+    _deep_enough()
     return _Encoder(default, strict_map_key, codecs, max_depth, min_oob)
 
 
@@ -345,24 +368,41 @@ _FIXED = {  # type byte -> (payload length, unpacker)
 
 
 class _Reader:
-    """msgpack -> plain tree; bins are `_Bin` views (offset kept for errors)."""
+    """msgpack -> Python values in one pass, like the compiled core: each map becomes its
+    value as soon as it ends, so both report the first problem in byte order. A bin under an
+    `_rvalue` key stays a `_Bin` until its map is complete."""
 
-    __slots__ = ("mv", "pos", "end", "strict", "max_depth", "skip_only")
+    __slots__ = ("mv", "pos", "end", "strict", "max_depth", "skip_only", "items", "max_items",
+                 "in_key", "views", "copy", "dict_type", "decoders", "rtype_hook")
 
-    def __init__(self, mv, pos, strict, max_depth, skip_only=False):
+    def __init__(self, mv, pos, strict, max_depth, max_items, skip_only=False, copy=False,
+                 dict_type=dict, codecs=None, rtype_hook=None, bin_views=False):
         self.skip_only = skip_only
         self.mv = mv
         self.pos = pos
         self.end = len(mv)
         self.strict = strict
         self.max_depth = max_depth
+        self.items = self.max_items = max_items   # budget left; skip() does not count
+        self.in_key = 0                           # > 0 while a map key is read
+        self.views = bin_views                    # plain bins as views (never in keys)
+        self.copy = copy
+        self.dict_type = dict_type
+        self.decoders = (codecs if codecs is not None else default_registry).decoders
+        self.rtype_hook = rtype_hook
+
+    def charge(self, n, start):
+        """n more values (array items, map keys and values) against max_items."""
+        self.items -= n
+        if self.items < 0 and not self.skip_only:
+            raise DecodeError(f"more than max_items={self.max_items} values", start)
 
     def need(self, n, what):
         if n > self.end - self.pos:
             raise DecodeError(
                 f"truncated input: {what} needs {n} bytes, {self.end - self.pos} remain", self.pos)
 
-    def read(self, depth):
+    def read(self, depth, as_ref=False):
         start = self.pos
         self.need(1, "a value")
         b = self.mv[start]
@@ -374,7 +414,7 @@ class _Reader:
         if b <= 0x8F:
             return self.read_map(b & 0x0F, depth, start)
         if b <= 0x9F:
-            return self.read_array(b & 0x0F, depth, start)
+            return self.read_array(b & 0x0F, depth, start, as_ref)
         if b <= 0xBF:
             return self.read_str(b & 0x1F)
         if b == 0xC0:
@@ -390,11 +430,11 @@ class _Reader:
             self.pos = pos + n
             return self.mv[pos] if unpack is None else unpack(self.mv, pos)[0]
         if 0xC4 <= b <= 0xC6:
-            return self.read_bin(self.read_len(1 << (b - 0xC4)))
+            return self.read_bin(self.read_len(1 << (b - 0xC4)), as_ref)
         if 0xD9 <= b <= 0xDB:
             return self.read_str(self.read_len(1 << (b - 0xD9)))
         if b in (0xDC, 0xDD):
-            return self.read_array(self.read_len(2 if b == 0xDC else 4), depth, start)
+            return self.read_array(self.read_len(2 if b == 0xDC else 4), depth, start, as_ref)
         if b in (0xDE, 0xDF):
             return self.read_map(self.read_len(2 if b == 0xDE else 4), depth, start)
         if 0xC7 <= b <= 0xC9 or 0xD4 <= b <= 0xD8:
@@ -420,17 +460,26 @@ class _Reader:
         except UnicodeDecodeError as e:
             raise DecodeError(f"invalid UTF-8 in str: {e.reason}", pos + e.start) from None
 
-    def read_bin(self, n):
+    def read_bin(self, n, as_ref):
         self.need(n, "a bin")
         pos = self.pos
         self.pos = pos + n
-        return _Bin(self.mv[pos:pos + n], pos)
+        if self.skip_only:
+            return None
+        view = self.mv[pos:pos + n]
+        if as_ref:
+            return _Bin(view, pos)
+        return view if self.views else view.tobytes()
 
-    def read_array(self, n, depth, start):
+    def read_array(self, n, depth, start, as_ref):
         if depth >= self.max_depth:
             raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
         self.need(n, f"an array of {n} items")  # each item takes at least one byte
-        return [self.read(depth + 1) for _ in range(n)]
+        self.charge(n, start)
+        out = []
+        for _ in range(n):
+            out.append(self.read(depth + 1, as_ref))
+        return out
 
     def read_map(self, n, depth, start):
         if depth >= self.max_depth:
@@ -440,33 +489,76 @@ class _Reader:
             for _ in range(2 * n):
                 self.read(depth + 1)
             return None
-        out = _Map()
-        out.offset = start
+        if self.in_key:
+            raise DecodeError("a map cannot be a map key or part of one", start)
+        self.charge(2 * n, start)
+        d = {}
         for _ in range(n):
             kpos = self.pos
+            views, self.views = self.views, False   # bins in keys are bytes (hashable)
+            self.in_key += 1
             key = self.read(depth + 1)
-            if isinstance(key, _Bin):
-                key = key.view.tobytes()
+            self.in_key -= 1
+            self.views = views
             if self.strict and not isinstance(key, (str, bytes)):
                 raise DecodeError(
                     f"map key of type {type(key).__name__} is not str "
                     "(strict_map_key=False allows it)", kpos)
             if isinstance(key, list):
-                key = _hashable(key, kpos)
-            try:
-                out[key] = self.read(depth + 1)
-            except TypeError:
-                raise DecodeError(f"map key {key!r} is not hashable", kpos) from None
+                key = _hashable(key)
+            d[key] = self.read(depth + 1, type(key) is str and key == RVALUE)
+        return self.finish_map(d, start)
+
+    def finish_map(self, d, start):
+        """The value of a complete map (the compiled core's `_map` tail and `_rtype_map`)."""
+        rtype = d[RTYPE] if RTYPE in d else None
+        if type(rtype) is not str:
+            if RVALUE in d:
+                d[RVALUE] = self.plain(d[RVALUE], self.views)
+            return d if self.dict_type is dict else self.wrap(d)
+        decoder = self.decoders.get(rtype) if self.decoders else None
+        if RVALUE in d:
+            if decoder is None and rtype in _BINARY_RTYPES:
+                d[RVALUE] = self.buffer(d[RVALUE], start)
+            else:   # set items and orderedmap keys must hash: their bins are bytes
+                d[RVALUE] = self.plain(d[RVALUE], self.views and (
+                    decoder is not None or rtype not in ("set", "orderedmap")))
+        return _built(d, rtype, decoder, start, self.copy, self.rtype_hook,
+                      None if self.dict_type is dict else self.wrap)
+
+    def wrap(self, d):
+        out = self.dict_type()
+        for key, value in d.items():
+            out[key] = value
         return out
 
+    def plain(self, value, views):
+        """An `_rvalue` not consumed as a buffer: bins become bytes (views if `views`)."""
+        if isinstance(value, _Bin):
+            return value.view if views else value.view.tobytes()
+        if isinstance(value, list):
+            return [self.plain(v, views) for v in value]
+        return value
 
-def _hashable(key, pos):
-    try:
-        out = tuple(_hashable(k, pos) if isinstance(k, list) else k for k in key)
-        hash(out)
-        return out
-    except TypeError:
-        raise DecodeError("map key is not hashable", pos) from None
+    def buffer(self, value, start):
+        """An `_rvalue` consumed as a buffer: a bin, a list of bins (pieces), or what a nested
+        map decoded to (the build refuses anything but a buffer)."""
+        if isinstance(value, _Bin):
+            return value.view
+        if isinstance(value, list):
+            for v in value:
+                if not isinstance(v, _Bin):
+                    raise DecodeError("_rvalue pieces must be bins", start)
+            return [v.view for v in value]
+        return value
+
+
+def _hashable(key):
+    """An array key as a tuple (a loop, not a generator: no C recursion)."""
+    out = []
+    for k in key:
+        out.append(_hashable(k) if isinstance(k, list) else k)
+    return tuple(out)
 
 
 class _Bin:
@@ -477,23 +569,13 @@ class _Bin:
         self.offset = offset
 
 
-class _Map(dict):
-    """A decoded map that remembers its byte offset (for error messages)."""
-
-    __slots__ = ("offset",)
-
-
 # ----------------------------------------------------------------------------------- decode
 class _Decoder:
-    """`_rtype` maps -> values. The limits matter for `decode()` of a caller's tree; trees
-    from `_Reader` already passed them."""
+    """`_rtype` maps of a caller's tree (`decode()`) -> values, by the reader's rules."""
 
-    __slots__ = ("copy", "dict_type", "decoders", "rtype_hook", "strict", "max_depth",
-                 "bin_views")
+    __slots__ = ("copy", "dict_type", "decoders", "rtype_hook", "strict", "max_depth")
 
-    def __init__(self, copy, dict_type, codecs, rtype_hook, strict_map_key=False,
-                 max_depth=2**31, bin_views=False):
-        self.bin_views = bin_views
+    def __init__(self, copy, dict_type, codecs, rtype_hook, strict_map_key, max_depth):
         self.copy = copy
         self.dict_type = dict_type
         self.decoders = (codecs if codecs is not None else default_registry).decoders
@@ -502,8 +584,6 @@ class _Decoder:
         self.max_depth = max_depth
 
     def dec(self, obj, depth=0):
-        if isinstance(obj, _Bin):
-            return obj.view if self.bin_views else obj.view.tobytes()
         if isinstance(obj, (bytearray, memoryview)):
             return bytes(obj)
         if isinstance(obj, (list, tuple, dict)) and depth >= self.max_depth:
@@ -515,87 +595,111 @@ class _Decoder:
         return obj
 
     def dec_map(self, obj, depth):
-        offset = getattr(obj, "offset", None)
         rtype = obj.get(RTYPE) if RTYPE in obj else None
-        if isinstance(rtype, str):
-            if rtype in ("ndarray", "typedarray", "memoryview") and rtype not in self.decoders:
-                raw = dict(obj)
-                value = raw.get(RVALUE)
-                raw[RVALUE] = self.dec_binary(value, offset)
-                if rtype == "memoryview":
-                    return _common.build_memoryview(raw, offset, self.copy)
-                return _common.build_ndarray(raw, offset, self.copy, typed=rtype == "typedarray")
-        out = self.dict_type()
-        for key, value in obj.items():
+        binary = type(rtype) is str and rtype in _BINARY_RTYPES and rtype not in self.decoders
+        out = {} if binary else self.dict_type()
+        for key, value in obj.items():   # every value is decoded, also keys a build drops
             if self.strict and not isinstance(key, (str, bytes)):
                 raise DecodeError(f"map key {key!r} of type {type(key).__name__} is not str "
-                                  "(strict_map_key=False allows it)", offset)
-            out[key] = self.dec(value, depth + 1)
-        if not isinstance(rtype, str):
+                                  "(strict_map_key=False allows it)")
+            if binary and key == RVALUE and type(key) is str:
+                out[key] = self.dec_binary(value, depth)
+            else:
+                out[key] = self.dec(value, depth + 1)
+        if type(rtype) is not str:
             return out
-        decoder = self.decoders.get(rtype)
-        if decoder is None:
-            if rtype == "set":
-                return _common.build_set(out, offset)
-            if rtype == "orderedmap":
-                return _common.build_orderedmap(out, offset)
-            if rtype == "error":
-                return _common.build_error(out, offset)
-        out[RTYPE] = out.pop(RTYPE)   # last, as hypha-rpc hands it on
-        if decoder is not None:
-            return decoder(out)
-        if self.rtype_hook is not None:
-            return self.rtype_hook(out)
-        return out
+        return _built(out, rtype, self.decoders.get(rtype), None, self.copy, self.rtype_hook)
 
-    def dec_binary(self, value, offset):
-        """`_rvalue` of a binary rtype: a view, a list of pieces, or a nested memoryview map."""
-        if isinstance(value, _Bin):
-            return value.view
-        if isinstance(value, list):
-            return [self.dec_binary(v, offset) for v in value]
-        if isinstance(value, dict) and value.get(RTYPE) == "memoryview":
-            return self.dec_binary(value.get(RVALUE), offset)
+    def dec_binary(self, value, depth):
+        """`_rvalue` of a binary rtype: bytes, a list of bytes (pieces), or a map that decodes
+        to a buffer (a nested memoryview map)."""
         if isinstance(value, (bytes, bytearray, memoryview)):
             return value
-        raise DecodeError(f"_rvalue must be binary, got {type(value).__name__}", offset)
+        if isinstance(value, (list, tuple)):
+            if depth + 1 >= self.max_depth:
+                raise DecodeError(f"nesting deeper than max_depth={self.max_depth}")
+            for v in value:
+                if not isinstance(v, (bytes, bytearray, memoryview)):
+                    raise DecodeError("_rvalue pieces must be bins")
+            return list(value)
+        if isinstance(value, dict):
+            return self.dec(value, depth + 1)   # the build refuses anything but a buffer
+        return value
+
+
+_BINARY_RTYPES = ("ndarray", "typedarray", "memoryview")
+
+
+def _built(d, rtype, decoder, offset, copy, rtype_hook, wrap=None):
+    """The value of a complete map with a str `_rtype` whose `_rvalue` is ready (a buffer for
+    the binary rtypes); `wrap` turns the plain dict into the caller's dict_type."""
+    if decoder is None:
+        if rtype == "memoryview":
+            return _common.build_memoryview(d, offset, copy)
+        if rtype == "ndarray" or rtype == "typedarray":
+            return _common.build_ndarray(d, offset, copy, typed=rtype == "typedarray")
+        if rtype == "set":
+            return _common.build_set(d, offset)
+        if rtype == "orderedmap":
+            return _common.build_orderedmap(d, offset)
+        if rtype == "error":
+            return _common.build_error(d, offset)
+    d[RTYPE] = d.pop(RTYPE)   # last, as hypha-rpc hands it on
+    out = d if wrap is None else wrap(d)
+    if decoder is not None:
+        return decoder(out)
+    if rtype_hook is not None:
+        return rtype_hook(out)
+    return out
 
 
 def decode(tree, *, copy=False, dict_type=dict, strict_map_key=True, max_size=None,
-           max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None):
+           max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
+           max_items=DEFAULT_MAX_ITEMS):
     """Plain `_rtype` tree (e.g. from your own msgpack) -> Python values.
 
-    Takes unpackb's options; `max_size` has no meaning for a tree and is ignored."""
+    Takes unpackb's options; `max_size` and `max_items` bound input that a tree has already
+    been built from, so they are checked but have no effect here."""
+    _, max_depth, _ = _common.decode_options(dict_type, max_size or 0, max_depth, max_items,
+                                             codecs, rtype_hook)
+    _deep_enough()
     return _Decoder(copy, dict_type, codecs, rtype_hook, strict_map_key, max_depth).dec(tree)
 
 
-def _reader(buf, offset, strict_map_key, max_size, max_depth, skip_only=False):
+def _reader(buf, offset, strict_map_key, max_size, max_depth, max_items, **options):
     mv = _common.as_input(buf)
+    if type(offset) is not int:
+        offset = _common.int_option("offset", offset, None)
     if not 0 <= offset <= len(mv):
         raise DecodeError(f"offset {offset} outside a buffer of {len(mv)} bytes")
     if len(mv) - offset > max_size:
         raise DecodeError(f"message of {len(mv) - offset} bytes exceeds max_size={max_size}",
                           offset)
-    return _Reader(mv, offset, strict_map_key, max_depth, skip_only)
+    _deep_enough()
+    return _Reader(mv, offset, strict_map_key, max_depth, max_items, **options)
 
 
 def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=True,
                 max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
-                rtype_hook=None, bin_views=False):
+                rtype_hook=None, bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    reader = _reader(buf, offset, strict_map_key, max_size, max_depth)
-    tree = reader.read(0)
-    decoder = _Decoder(copy, dict_type, codecs, rtype_hook, bin_views=bin_views)
-    return decoder.dec(tree), reader.pos
+    max_size, max_depth, max_items = _common.decode_options(
+        dict_type, max_size, max_depth, max_items, codecs, rtype_hook)
+    reader = _reader(buf, offset, strict_map_key, max_size, max_depth, max_items, copy=copy,
+                     dict_type=dict_type, codecs=codecs, rtype_hook=rtype_hook,
+                     bin_views=bin_views)
+    value = reader.read(0)
+    return value, reader.pos
 
 
 def unpackb(buf, *, copy=False, dict_type=dict, strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
-            max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None, bin_views=False):
+            max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None, bin_views=False,
+            max_items=DEFAULT_MAX_ITEMS):
     """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
     obj, end = unpack_from(buf, 0, copy=copy, dict_type=dict_type,
                            strict_map_key=strict_map_key, max_size=max_size,
                            max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook,
-                           bin_views=bin_views)
+                           bin_views=bin_views, max_items=max_items)
     size = memoryview(buf).nbytes
     if end != size:
         raise DecodeError(f"extra data: {size - end} bytes after the object", end)
@@ -605,7 +709,9 @@ def unpackb(buf, *, copy=False, dict_type=dict, strict_map_key=True, max_size=DE
 def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH):
     """End offset of the msgpack object at `offset`, checking only its structure (lengths,
     depth), not its strings, keys or `_rtype` maps."""
-    reader = _reader(buf, offset, False, max_size, max_depth, skip_only=True)
+    max_size = _common.int_option("max_size", max_size, 0)
+    reader = _reader(buf, offset, False, max_size, _common.depth_option(max_depth), 0,
+                     skip_only=True)
     reader.read(0)
     return reader.pos
 
@@ -613,9 +719,16 @@ def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPT
 # ---------------------------------------------------------------------------------- chunks
 def _segment_views(data):
     segs = [data] if isinstance(data, (bytes, bytearray, memoryview, np.ndarray)) else data
+    if not isinstance(segs, (list, tuple)):
+        raise TypeError(f"chunks: data must be a buffer or a list of buffers, got "
+                        f"{type(data).__name__}")
     views = []
     for seg in segs:
-        mv = memoryview(seg)
+        try:
+            mv = memoryview(seg)
+        except TypeError:
+            raise TypeError(f"chunks: a segment is a {type(seg).__name__}, not a buffer") \
+                from None
         if not mv.c_contiguous:
             raise ValueError("chunks: a segment is not contiguous")
         if mv.format != "B" or mv.ndim != 1:
@@ -666,16 +779,16 @@ class Reassembler:
 
     def __init__(self, count=None, *, max_size=DEFAULT_MAX_SIZE, chunk_size=CHUNK_SIZE,
                  max_chunks=DEFAULT_MAX_CHUNKS):
-        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
-            raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
-        if count is not None and (not isinstance(count, int) or count < 0):
-            raise ValueError(f"count must be a non-negative int, got {count!r}")
-        self.max_size = max_size
+        if chunk_size is not None:
+            chunk_size = _common.int_option("chunk_size", chunk_size, 1)
+        if count is not None:
+            count = _common.int_option("count", count, 0)
+        self.max_size = _common.int_option("max_size", max_size, 0)
         self.chunk_size = chunk_size
-        self.max_chunks = max_chunks
+        self.max_chunks = _common.int_option("max_chunks", max_chunks, 0)
         self.count = count
         if count is not None:
-            self._check_count(count)
+            self._check_count(count, chunk_size)
         self._got = set()
         self._early = {}            # index -> view, held until chunk 0 gives the chunk size
         self._early_bytes = 0
@@ -693,12 +806,11 @@ class Reassembler:
         except MemoryError:   # strict overcommit: start small and grow
             self._buf = np.empty(min(cap, _RESERVE), np.uint8)
 
-    def _check_count(self, count):
+    def _check_count(self, count, chunk_size):
         if count > self.max_chunks:
             raise DecodeError(f"{count} chunks exceed max_chunks={self.max_chunks}")
-        if self.chunk_size is not None and count and \
-                (count - 1) * self.chunk_size >= self.max_size:
-            raise DecodeError(f"{count} chunks of {self.chunk_size} bytes exceed "
+        if chunk_size is not None and count and (count - 1) * chunk_size >= self.max_size:
+            raise DecodeError(f"{count} chunks of {chunk_size} bytes exceed "
                               f"max_size={self.max_size}")
 
     def __len__(self):
@@ -727,40 +839,53 @@ class Reassembler:
                 return
             if not len(mv):
                 raise DecodeError("chunk 0 is empty")
-            self.chunk_size = len(mv)
+            size = len(mv)
             if self.count is not None:
-                self._check_count(self.count)
-            self._place(0, mv)
-            early, self._early = self._early, {}
-            for i in sorted(early):
-                self._place(i, early.pop(i))
+                self._check_count(self.count, size)
+            # every held chunk is checked against the new size before anything changes, so
+            # a failed add(0) leaves the reassembler as it was
+            placed = [(0, mv)] + sorted(self._early.items())
+            short, top = self._short, self._top
+            for i, piece in placed:
+                short, top = self._check_place(i, len(piece), size, short, top)
+            self.chunk_size = size
+            self._early, self._early_bytes = {}, 0
+            for i, piece in placed:
+                self._place(i, piece)
             return
         self._place(index, mv)
+
+    def _check_place(self, index, n, size, short, top):
+        """(short, top) after chunk `index` of n bytes lands; DecodeError, changing nothing,
+        if it cannot."""
+        if n == 0 or n > size:
+            raise DecodeError(f"chunk {index} has {n} bytes; expected 1..{size}")
+        if n < size:
+            if short is not None:
+                raise DecodeError(f"chunk {index} is short but chunk {short} already was")
+            if index < top:
+                raise DecodeError(f"short chunk {index} is not the last (saw {top})")
+            short = index
+        elif short is not None and index > short:
+            raise DecodeError(f"chunk {index} follows the short last chunk {short}")
+        if index * size + n > self.max_size:
+            raise DecodeError(f"message exceeds max_size={self.max_size} at chunk {index}")
+        return short, max(top, index)
 
     def _place(self, index, mv):
         n = len(mv)
         size = self.chunk_size
-        if n == 0 or n > size:
-            raise DecodeError(f"chunk {index} has {n} bytes; expected 1..{size}")
-        if n < size:
-            if self._short is not None:
-                raise DecodeError(f"chunk {index} is short but chunk {self._short} already was")
-            if index < self._top:
-                raise DecodeError(f"short chunk {index} is not the last (saw {self._top})")
-            self._short, self._short_len = index, n
-        elif self._short is not None and index > self._short:
-            raise DecodeError(f"chunk {index} follows the short last chunk {self._short}")
+        short, top = self._check_place(index, n, size, self._short, self._top)
         start = index * size
         end = start + n
-        if end > self.max_size:
-            raise DecodeError(f"message exceeds max_size={self.max_size} at chunk {index}")
         if end > len(self._buf):
             cap = min(max(end, 2 * len(self._buf)), self.max_size)
             self._buf.resize(cap, refcheck=False)   # realloc: what is written stays put
         self._write(start, mv)
+        if short == index:
+            self._short, self._short_len = index, n
         self._got.add(index)
-        if index > self._top:
-            self._top = index
+        self._top = top
 
     def _write(self, start, mv):
         self._buf[start:start + len(mv)] = np.frombuffer(mv, np.uint8)
@@ -777,7 +902,7 @@ class Reassembler:
             raise DecodeError("result() needs the chunk count")
         if self.count is not None and count != self.count:
             raise DecodeError(f"count {count} differs from the announced {self.count}")
-        self._check_count(count)
+        self._check_count(count, self.chunk_size)
         if count and self.chunk_size is None:
             raise DecodeError(f"incomplete message: chunk 0 is missing"
                               f" ({len(self._early)} later chunks held)")

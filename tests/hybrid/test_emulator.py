@@ -5,6 +5,7 @@ import gzip
 import io
 
 import httpx
+import orjson
 import pytest
 
 import polycodec.hybrid as Hybrid
@@ -148,3 +149,60 @@ def test_public_fixture(hybrid_emulator):
     with Hybrid.Client(base_url=hybrid_emulator.url, tenant="t", token="open") as c:
         assert c.services.execute("f/s", inputs={"x": 21}).data["outputs"] == [{"y": 42}]
     assert hybrid_emulator.requests[-1]["path"] == "/t/api/v3/folders/f/services/s/execute"
+
+
+def test_a_get_body_is_not_taken_for_the_next_request():
+    import socket as _socket
+    with Emulator() as emu:
+        conn = _socket.create_connection(("127.0.0.1", emu.port), timeout=5)
+        try:
+            conn.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
+                         b"GET /"                # 5 bytes of body that look like a request
+                         b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            seen = b""
+            while chunk := conn.recv(65536):      # until the server closes, after the second
+                seen += chunk
+        finally:
+            conn.close()
+    first, second = seen.split(b"HTTP/1.1 ")[1:3]
+    assert first.startswith(b"200") and b'{"msg":"ok"}' in first
+    assert second.startswith(b"200") and b"lastPullDate" in second
+
+
+def _raw(emu, request):
+    import socket as _socket
+    conn = _socket.create_connection(("127.0.0.1", emu.port), timeout=5)
+    try:
+        conn.sendall(request)
+        conn.shutdown(_socket.SHUT_WR)
+        out = b""
+        while chunk := conn.recv(65536):
+            out += chunk
+    finally:
+        conn.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("chunks, status, code", [
+    (b"f\r\n" + b'{"service": "be\r\n' + b"0\r\n\r\n", 400, "INVALID_JSON"),    # read in full
+    (b"zz\r\n{}\r\n0\r\n\r\n", 400, "INVALID_BODY"),                              # bad size line
+    (b"400\r\n" + b" " * 1024 + b"\r\n0\r\n\r\n", 413, "TOO_LARGE"),              # over max_body
+    (b"10\r\nshort", 400, "INVALID_BODY"),                                        # ends in a chunk
+])
+def test_chunked_bodies_are_read_with_their_limits(chunks, status, code):
+    with Emulator(max_body=1000) as emu:
+        got, body = _raw(emu, b"POST /t/api/v4/execute HTTP/1.1\r\nHost: x\r\n"
+                              b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    assert got == status and orjson.loads(body)["error"]["code"] == code
+
+
+def test_a_chunked_execute_runs():
+    payload = b'{"service": "bench/score", "inputs": [["x0"], [2]]}'
+    with Emulator() as emu:
+        emu.upload_zip("t", services.make_zip(services.numeric_definition(2)))
+        got, body = _raw(emu, b"POST /t/api/v4/execute HTTP/1.1\r\nHost: x\r\n"
+                              b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                              + b"%x\r\n" % 10 + payload[:10] + b"\r\n"
+                              + b"%x\r\n" % (len(payload) - 10) + payload[10:] + b"\r\n0\r\n\r\n")
+    assert got == 200 and orjson.loads(body)["outputs"] == [{"total": 2, "weighted": 2}]
