@@ -4,6 +4,7 @@ Collected by Sybil (https://sybil.readthedocs.io). Each block runs the way a use
 a python block as a complete program in a fresh interpreter (in an empty folder), a shell block
 with `bash -e` from a copy of the repository's layout (links to its files, so outputs land in a
 temporary folder), with this interpreter's bin folder first on PATH (as an activated venv).
+Each runs in its own process group, stopped afterwards (background jobs do not outlive it).
 A block is skipped only by `<!-- skip: next "the reason" -->` just before it.
 
 A block that reads `HYPHA_SERVER_URL` from the environment gets a local Hypha server started
@@ -12,9 +13,11 @@ for it (as the line before such a block tells the user to do).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -81,14 +84,36 @@ def _check(proc, what, example):
             f"{proc.stderr[-4000:]}")
 
 
+def _run(args, cwd, source):
+    """Run one block in its own process group; whatever it left running (`cmd &`, servers)
+    is stopped with the group when the block ends. Output goes to files: a background job
+    that keeps a pipe open would otherwise hold the reader."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(args, cwd=cwd, env=_env(source), stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            err.write(f"\n(timed out after {TIMEOUT} s)")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.2)
+            proc.wait()
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(args, proc.returncode, out.read(), err.read())
+
+
 def run_python(example):
     source = example.parsed
     with tempfile.TemporaryDirectory(prefix="polycodec-doc-") as tmp:
         script = Path(tmp, "example.py")
         script.write_text(source)
-        proc = subprocess.run([sys.executable, str(script)], cwd=tmp, env=_env(source),
-                              capture_output=True, text=True, timeout=TIMEOUT,
-                              stdin=subprocess.DEVNULL)
+        proc = _run([sys.executable, str(script)], tmp, source)
     _check(proc, "python block", example)
 
 
@@ -98,9 +123,7 @@ def run_shell(example):
         for entry in ROOT.iterdir():      # the repository's layout; new files stay in tmp
             if entry.name not in (".git",):
                 os.symlink(entry, Path(tmp, entry.name))
-        proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", source], cwd=tmp,
-                              env=_env(source), capture_output=True, text=True,
-                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        proc = _run(["bash", "-e", "-o", "pipefail", "-c", source], tmp, source)
     _check(proc, "shell block", example)
 
 

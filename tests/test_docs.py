@@ -59,3 +59,40 @@ def test_a_python_block_needs_no_top_level_await():
             for line in block.splitlines():
                 assert not line.startswith("await "), \
                     f"{path.name}: top-level await (wrap it in asyncio.run): {line}"
+
+
+# --- the runners themselves (../conftest.py) ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runners():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_docs_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _example(source):
+    from types import SimpleNamespace
+    return SimpleNamespace(parsed=source, path=str(ROOT / "README.md"), line=1)
+
+
+def test_a_python_block_is_a_program_of_its_own(runners, tmp_path):
+    runners.run_python(_example(
+        "import os, sys\nassert __name__ == '__main__'\n"
+        f"open({str(tmp_path / 'cwd')!r}, 'w').write(os.getcwd())\n"))
+    cwd = (tmp_path / "cwd").read_text()
+    assert cwd != str(ROOT) and not Path(cwd).exists()        # a temporary folder, removed
+    with pytest.raises(AssertionError, match="exited 1"):
+        runners.run_python(_example("import asyncio\nawait asyncio.sleep(0)\n"))
+
+
+def test_a_shell_block_fails_on_the_first_error_and_leaves_nothing_running(runners, tmp_path):
+    pidfile = tmp_path / "pid"
+    runners.run_shell(_example(f"sleep 300 &\necho $! > {pidfile}\ntest -f pyproject.toml\n"))
+    stat = Path(f"/proc/{int(pidfile.read_text())}/stat")
+    # the background job is gone (or a zombie waiting for its new parent to reap it)
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    with pytest.raises(AssertionError, match="exited 1"):
+        runners.run_shell(_example("false\necho never\n"))
