@@ -1,4 +1,4 @@
-"""pytest-benchmark cases for the core workloads W1-W4 (the workloads come from polycodec.bench.core).
+"""pytest-benchmark cases for the core workloads W1-W4 (they come from polycodec.bench.core).
 
 With the default `--benchmark-disable` each case runs once as a plain test and asserts its
 result, so a fast wrong answer fails. Compare with:

@@ -5,6 +5,7 @@
     ├── DecodeError (ValueError)             .offset  core: bytes cannot be decoded
     │   └── hypha.envelope.BrokenFrame                a Hypha frame's extra cannot be read
     ├── RemoteError                          a decoded {_rtype: "error"} from a peer
+    ├── MissingDependency (ImportError)      .package .install: an optional package is absent
     ├── hybrid.HybridError                   .message .cause
     │   ├── HybridSdkError (ValueError)      a bad argument, caught before sending
     │   ├── HybridApiError                   .status (None: not reached) .body .attempts
@@ -60,6 +61,24 @@ class DecodeError(PolycodecError, ValueError):
         where = "" if offset is None else f" (at byte {offset})"
         super().__init__(f"{message}{where}")
         self.offset = offset
+
+
+class MissingDependency(PolycodecError, ImportError):
+    """An optional package a feature needs is not installed; the message says what to install."""
+
+    def __init__(self, feature, package, install):
+        super().__init__(f"{feature} needs {package}, which is not installed: {install}",
+                         name=package)
+        self.package = package
+        self.install = install
+
+
+def require_bool(name, value, error=TypeError):
+    """`value` if it is True or False; else `error` naming the option (1, "yes", None are
+    refused: a truthy string would silently switch a behaviour on)."""
+    if not isinstance(value, bool):
+        raise error(f"{name} must be True or False, not {value!r}")
+    return value
 
 
 class RemoteError(PolycodecError):

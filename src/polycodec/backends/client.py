@@ -11,6 +11,7 @@ import contextlib
 import httpx
 import orjson
 
+from .._urls import http_url_problem
 from ..errors import Problem
 from .cells import RunCell, RunResult
 from .errors import BackendHTTPError, PayloadError, ResponseTooLarge
@@ -20,6 +21,10 @@ from .spec import ALLOWED_METHODS, DEFAULT_PARTITION, PARTITION_HEADER, ROUTES, 
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RESPONSE = 256 * 2**20
+
+
+def _no_response(url, exc):
+    return BackendHTTPError(None, f"{type(exc).__name__}: {exc or 'no detail'}", None, url)
 
 
 def _complete(streamed, body):
@@ -44,11 +49,12 @@ class BackendClient:
                  nonfinite="error"):
         problems = (name_problems(name, "name") + version_problems(version, "version")
                     + partition_problems(partition, "partition"))
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            problems.append(Problem("base_url", f"must be an http(s) URL, not {base_url!r}"))
+        url_problem = http_url_problem(base_url)
+        if url_problem:
+            problems.append(Problem("base_url", url_problem))
         if problems:
             raise PayloadError(problems)
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url.strip().rstrip("/")
         self.name, self.version, self.partition = name, version, partition
         self.url_base = self.base_url + route("backend", name=name, version=version, path="")
         self.timeout, self.max_response, self.nonfinite = timeout, max_response, nonfinite
@@ -132,8 +138,11 @@ class BackendClient:
                params=None):
         """A streamed response (`iter_bytes()`, `iter_lines()`...), partition header sent."""
         args = self._request_args(method, path, json, content, headers, params)
-        with self.http.stream(**args) as resp:
-            yield resp
+        try:
+            with self.http.stream(**args) as resp:
+                yield resp
+        except httpx.TransportError as exc:    # refused, timed out, reset: no (whole) answer
+            raise _no_response(args["url"], exc) from exc
 
     def _read_body(self, resp):
         buf, total = [], 0
@@ -188,8 +197,11 @@ class BackendClient:
     async def astream(self, path, method="GET", *, json=None, content=None, headers=None,
                       params=None):
         args = self._request_args(method, path, json, content, headers, params)
-        async with self.ahttp.stream(**args) as resp:
-            yield resp
+        try:
+            async with self.ahttp.stream(**args) as resp:
+                yield resp
+        except httpx.TransportError as exc:
+            raise _no_response(args["url"], exc) from exc
 
     async def _aread_body(self, resp):
         buf, total = [], 0

@@ -19,10 +19,12 @@ class PayloadError(BackendsError, ValueError):
 
 
 class BackendHTTPError(BackendsError):
-    """A backend answered with a non-2xx status; `status`, `message` and `body` say what."""
+    """A backend answered with a non-2xx status; `status`, `message` and `body` say what.
+    `status` is None when no answer came (connection refused, a timeout)."""
 
     def __init__(self, status, message, body=None, url=""):
-        super().__init__(f"HTTP {status} from {url}: {message}")
+        got = "no response" if status is None else f"HTTP {status}"
+        super().__init__(f"{got} from {url}: {message}")
         self.status = status
         self.message = message
         self.body = body

@@ -1,4 +1,5 @@
-"""`polycodec bench --core`: workloads W1-W4 of issue 2, timed side by side with the peers.
+"""`polycodec bench --only core`: workloads W1-W4 (one large array, a dict of small items, a
+list of dicts with small arrays, a chunked array), timed side by side with the peers.
 
 Every row is measured in this one run, beside the libraries a user would otherwise pick:
 hypha-rpc's real path (`msgpack.packb(RPC._encode(obj))` / `RPC._decode(msgpack.unpackb(b))`),
@@ -7,9 +8,9 @@ memory copies. Both polycodec implementations are measured when available. Each 
 checked once (outside the timing) before it is timed: a fast wrong answer is marked, not hidden.
 Peers that are not installed are skipped with a note.
 
-Targets (issue 2) are evaluated on the compiled core; the fallback's rows carry the same notes
-for information. Peak memory is measured in a fresh subprocess (peak RSS via
-/proc/self/clear_refs + VmHWM) and cross-checked with tracemalloc (numpy >= 1.13 reports its
+Targets (docs/benchmarks.md) are set for the compiled core; the fallback's rows show where
+they stand for information, never "MISSED". Peak memory is measured in a fresh subprocess
+(peak RSS via /proc/self/clear_refs + VmHWM) and cross-checked with tracemalloc (numpy >= 1.13 reports its
 data buffers to tracemalloc; memory a C extension takes with plain malloc is not traced).
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 
 import polycodec
 
-from .report import Row, Section, fmt_time
+from .report import Row, Section, Target, fmt_time, loadavg, progress
 
 MiB = 1 << 20
 CHUNK = polycodec.spec.CHUNK_SIZE
@@ -76,6 +77,13 @@ def w3_equal(a: list, b: list) -> bool:
     return len(a) == len(b) and all(
         x["id"] == y["id"] and x["name"] == y["name"] and np.array_equal(x["data"], y["data"])
         for x, y in zip(a, b))
+
+
+def fmt_bytes(n: int) -> str:
+    for unit, size in (("MiB", MiB), ("KiB", 1024)):
+        if n >= size:
+            return f"{n // size} {unit}" if n % size == 0 else f"{n / size:.1f} {unit}"
+    return f"{n} B"
 
 
 def arrival_order(n: int, seed: int = 4) -> list:
@@ -166,9 +174,10 @@ class _Run:
         self.quick = bool(getattr(args, "quick", False))
         repeat = getattr(args, "repeat", None)
         self.repeat = repeat if repeat else (3 if self.quick else 7)
+        self.scale = float(getattr(args, "size", None) or 1.0)
         self.rows: list[Row] = []
         self.notes: list[str] = []
-        self.targets: list[tuple[str, str, bool | None]] = []  # (impl, text, met)
+        self.targets: list[tuple[str, str, Target]] = []  # (impl, workload, target)
         self.pending: list = []   # (row, fn, number, rounds) waiting for flush()
         self.after: list = []     # target checks to run after flush()
         self.peers = Peers()
@@ -215,7 +224,10 @@ class _Run:
         pending, self.pending = self.pending, []
         samples = {id(r): [] for r, *_ in pending}
         failed = set()
-        for k in range(max((p[3] for p in pending), default=0)):
+        total = max((p[3] for p in pending), default=0)
+        workload = pending[0][0].workload if pending else ""
+        for k in range(total):
+            progress.step(workload, k, total)
             gc.collect()
             for r, fn, number, rounds in pending:
                 if k >= rounds or id(r) in failed:
@@ -244,37 +256,46 @@ class _Run:
         self.notes.append(f"- {workload} / {impl}: skipped ({why})")
 
     # targets (evaluated after the workload's flush) -------------------------------------
-    def _target(self, row, text, met):
-        verdict = "met" if met else "MISSED"
-        row.note = (row.note + "; " if row.note else "") + f"{text}: {verdict}"
-        self.targets.append((row.impl, f"{row.workload}: {text}", met))
+    # They are set for the compiled core: other rows show where they stand ("info").
+    def _target(self, row, text, measured, met, gated=False, limit=None):
+        t = Target(text, measured, bool(met), gated=gated,
+                   applies=row.impl == "polycodec[cython]", limit=limit)
+        row.targets.append(t)
+        self.targets.append((row.impl, row.workload, t))
 
     def _alive(self, *rows):
         return all(r is not None and any(x is r for x in self.rows) for r in rows)
 
-    def target_below(self, row, limit, label):
+    # A gated target is judged on the best round: the cost of the code path itself, which load
+    # from other processes can only add to (a 2-core machine at load 9 spoils most rounds).
+    def target_below(self, row, limit, label, gated=False):
         def check():
             if self._alive(row):
-                self._target(row, f"{fmt_time(row.seconds)}, best round "
-                                  f"{fmt_time(row.extra['best'])} (target {label})",
-                             row.seconds < limit)
+                judged = row.extra["best"] if gated else row.seconds
+                self._target(row, label, f"{fmt_time(row.seconds)}, best round "
+                                         f"{fmt_time(row.extra['best'])}",
+                             judged < limit, gated, limit)
         self.after.append(check)
 
-    def target_ratio(self, row, base, max_ratio, label):
+    def target_ratio(self, row, base, max_ratio, label, gated=False):
         def check():
-            if self._alive(row, base() if callable(base) else base):
-                b = base() if callable(base) else base
+            b = base() if callable(base) else base
+            if self._alive(row, b):
+                name = label() if callable(label) else label
                 ratio = row.seconds / b.seconds
-                self._target(row, f"{ratio:.2f}x {label() if callable(label) else label} "
-                                  f"(target <= {max_ratio}x)", ratio <= max_ratio)
+                self._target(row, f"<= {max_ratio}x {name}", f"{ratio:.2f}x {name}",
+                             ratio <= max_ratio, gated, max_ratio * b.seconds)
         self.after.append(check)
 
-    def target_speedup(self, row, slower, min_x, label):
+    def target_speedup(self, row, slower, min_x, label, gated=False):
         def check():
             if self._alive(row, slower):
-                x = slower.seconds / row.seconds
+                x = (slower.extra["best"] / row.extra["best"]) if gated else \
+                    slower.seconds / row.seconds
                 how = f"{x:.1f}x faster than" if x >= 1 else f"{1 / x:.1f}x slower than"
-                self._target(row, f"{how} {label} (target >= {min_x}x faster)", x >= min_x)
+                best = " (best rounds)" if gated else ""
+                self._target(row, f">= {min_x}x faster than {label}", f"{how} {label}{best}",
+                             x >= min_x, gated, slower.seconds / min_x)
         self.after.append(check)
 
     def note_ratio(self, row, base, text):
@@ -287,7 +308,7 @@ class _Run:
     # W1 -------------------------------------------------------------------------------
     def w1(self, nbytes):
         p = self.peers
-        size = f"{nbytes // MiB} MiB"
+        size = fmt_bytes(nbytes)
         arr = w1_array(nbytes)
         arr_u8 = arr.view(np.uint8)
         ref = p.hypha_packb(arr) if p.rpc else None
@@ -310,7 +331,7 @@ class _Run:
                 return same_frame(b"".join(segs)) and any(
                     np.shares_memory(v, arr_u8) for v in views if v.size >= nbytes)
             r = self.row(wl, name, lambda m=m: m.pack_segments(arr), "pickle5-oob", check=segs_ok)
-            self.target_below(r, 50e-6, "< 50 us")
+            self.target_below(r, 50e-6, "< 50 us", gated=True)  # O(1): holds under load
         self.flush()
 
         # unpackb of a received frame: zero-copy decode, < 50 us at any size
@@ -323,7 +344,7 @@ class _Run:
         base = "hypha-rpc" if p.rpc else self.primary
         for name, m in self.impls:
             r = self.row(wl, name, lambda m=m: m.unpackb(frame), base, check=view_ok)
-            self.target_below(r, 50e-6, "< 50 us")
+            self.target_below(r, 50e-6, "< 50 us", gated=True)  # O(1): holds under load
         self._tree_decoders(wl, frame, base, same_array)
         bufs = []
         head = pickle.dumps(arr, protocol=5, buffer_callback=bufs.append)
@@ -425,33 +446,29 @@ class _Run:
         if self.peers.rpc:
             ops += [("hypha-rpc", "hypha", "packb", None), ("hypha-rpc", "hypha", "unpackb", None)]
         ops += [("pickle5-oob", "pickle5oob", "pack_segments", None)]
-        lines = [f"W1 peak extra memory on top of the input ({nbytes // MiB} MiB float32; "
-                 "fresh subprocess per op; RSS = VmHWM - VmRSS before, tracemalloc = traced peak):",
-                 "", "| op | impl | RSS extra | x input | tracemalloc | target | |",
-                 "|---|---|---|---|---|---|---|"]
+        size = fmt_bytes(nbytes)
         for label, impl, op, target in ops:
+            progress.step(f"W1 {size} peak extra memory: {op} / {label}")
             try:
                 res = _mem_subprocess(impl, op, nbytes)
             except Exception as exc:
                 self.notes.append(f"- memory {op} / {label}: failed: {exc}")
                 continue
             x = res["rss"] / nbytes
-            verdict = ""
-            if target is not None:
-                met = x <= target + 0.1  # page and allocator slack
-                verdict = "met" if met else "MISSED"
-                self.targets.append((label, f"W1 {nbytes // MiB} MiB {op} peak extra memory "
-                                            f"{x:.2f}x input (target {target:g}x)", met))
-            lines.append(f"| {op} | {label} | {res['rss'] / MiB:.1f} MiB | {x:.2f}x | "
-                         f"{res['traced'] / MiB:.1f} MiB | "
-                         f"{'-' if target is None else f'{target:g}x'} | {verdict} |")
-        self.notes.extend(["", *lines])
+            row = Row(f"W1 {size} peak extra memory: {op}", label, None, label,
+                      f"RSS extra {res['rss'] / MiB:.1f} MiB, tracemalloc "
+                      f"{res['traced'] / MiB:.1f} MiB", value=f"{x:.2f}x input")
+            self.rows.append(row)
+            if target is not None:   # page and allocator slack of 0.1x; holds under load
+                self._target(row, f"<= {target:g}x input", f"{x:.2f}x input", x <= target + 0.1,
+                             gated=True)
 
     # W2 -------------------------------------------------------------------------------
     def w2(self):
         p = self.peers
-        d = w2_dict()
-        wl = "W2 dict of 10,000 items round trip"
+        n = max(1, round(10_000 * self.scale))
+        d = w2_dict(n)
+        wl = f"W2 dict of {n:,} items round trip"
         base = "msgspec" if p.msgspec else None
         msgspec_row = hypha_row = None
         if p.msgspec:
@@ -465,8 +482,10 @@ class _Run:
         base = base or self.primary
         for name, m in self.impls:
             r = self.row(wl, name, lambda m=m: m.unpackb(m.packb(d)), base, check=d.__eq__)
-            self.target_ratio(r, msgspec_row, 1.0, "msgspec")
-            self.target_speedup(r, hypha_row, 15, "hypha-rpc")
+            if n == 10_000:   # the targets are set for this workload
+                self.target_ratio(r, msgspec_row, 1.0, "msgspec")
+                self.target_speedup(r, hypha_row, 15, "hypha-rpc")
+                self.target_speedup(r, hypha_row, 10, "hypha-rpc", gated=True)  # a large win
         if p.msgpack:
             self.row(wl, "msgpack", lambda: p.msgpack.unpackb(p.msgpack.packb(d)), base,
                      check=d.__eq__)
@@ -481,7 +500,7 @@ class _Run:
         # the two halves, to see where the time goes
         frame = self.impls[0][1].packb(d)
         for half in ("encode", "decode"):
-            wl = f"W2 dict of 10,000 items {half}"
+            wl = f"W2 dict of {n:,} items {half}"
             if p.msgspec:
                 fn = ((lambda: p.msgspec.msgpack.encode(d)) if half == "encode"
                       else (lambda: p.msgspec.msgpack.decode(frame)))
@@ -503,8 +522,9 @@ class _Run:
     # W3 -------------------------------------------------------------------------------
     def w3(self):
         p = self.peers
-        lst = w3_list()
-        wl = "W3 1,000 dicts with 1 KiB arrays round trip"
+        n = max(1, round(1_000 * self.scale))
+        lst = w3_list(n)
+        wl = f"W3 {n:,} dicts with 1 KiB arrays round trip"
         base = "pickle5-oob"
 
         def ok(out):
@@ -518,9 +538,10 @@ class _Run:
                        note="buffers passed by reference (no frame)")
         for name, m in self.impls:
             r = self.row(wl, name, lambda m=m: m.unpackb(m.packb(lst)), base, check=ok)
-            self.target_below(r, 2e-3, "<= 2 ms")
-            # load-independent view: the issue quotes 2 ms against pickle5-oob's 4 ms
-            self.note_ratio(r, oob, "pickle5-oob (the issue's figures: 2 ms / 4 ms = 0.50x)")
+            if n == 1_000:
+                self.target_below(r, 2e-3, "<= 2 ms")
+            # load-independent view: the 2 ms target against pickle5-oob's 4 ms is 0.50x
+            self.note_ratio(r, oob, "pickle5-oob (target figures: 2 ms / 4 ms = 0.50x)")
         if p.rpc:
             self.row(wl, "hypha-rpc", lambda: p.hypha_unpackb(p.hypha_packb(lst)), base, check=ok)
         self.row(wl, "pickle5", lambda: pickle.loads(pickle.dumps(lst, protocol=5)), base,
@@ -581,7 +602,7 @@ class _Run:
     # W4 -------------------------------------------------------------------------------
     def w4(self, nbytes):
         p = self.peers
-        size = f"{nbytes // MiB} MiB"
+        size = fmt_bytes(nbytes)
         arr = w4_array(nbytes)
         m0 = self.impls[0][1]
         frame = p.hypha_packb(arr) if p.rpc else m0.packb(arr)
@@ -592,6 +613,7 @@ class _Run:
             return len(out) == n and all(bytes(a) == b for a, b in zip(out, ref_chunks))
 
         wl = f"W4 {size} split into 256 KiB chunks"
+        nominal = nbytes == 64 * MiB
         if p.rpc:
             self.row(wl, "hypha-rpc", lambda: [frame[i:i + CHUNK] for i in range(0, len(frame), CHUNK)],
                      "hypha-rpc", note="bytes slices of the frame (RPC._send_chunks)")
@@ -607,7 +629,8 @@ class _Run:
                 continue
             r = self.row(wl, name, lambda m=m, segs=segs: m.chunks(segs), base, check=chunks_ok,
                          note="chunks(pack_segments(arr))")
-            self.target_below(r, 1e-4, "<= 0.1 ms")
+            if nominal:
+                self.target_below(r, 1e-4, "<= 0.1 ms", gated=True)  # views only: 2x margin
             self.row(wl, name + " frame", lambda m=m: m.chunks(frame), base, check=chunks_ok,
                      note="chunks(frame bytes)")
         self.flush()
@@ -648,7 +671,8 @@ class _Run:
                 return m.unpackb(ra.result(n))
             r = self.row(wl, name, reassemble, "alloc+copy", check=same_array,
                          note="Reassembler.add in arrival order, result(n), unpackb")
-            self.target_ratio(r, floor, 1.2, lambda: floor().impl)
+            if nominal:
+                self.target_ratio(r, floor, 1.2, lambda: floor().impl)
         if p.rpc:
             def hypha():
                 cache = {}
@@ -669,17 +693,18 @@ class _Run:
 
     # ----------------------------------------------------------------------------------
     def summary(self):
-        lines = ["", f"Targets of issue 2 (evaluated on {self.primary}; the issue sets them for "
-                     "the compiled core):", ""]
-        primary = [t for t in self.targets if t[0] == self.primary]
-        for _, text, met in primary:
-            lines.append(f"- [{'x' if met else ' '}] {text}")
-        n_met = sum(1 for t in primary if t[2])
-        lines.append("")
-        lines.append(f"{n_met} of {len(primary)} targets met.")
-        if self.primary != "polycodec[cython]":
-            lines.append("The compiled core is not built here: the targets were evaluated on the "
-                         "pure-Python fallback, which is not expected to meet them.")
+        """The checklist of the compiled core's targets (gated ones fail `--check`)."""
+        core = [(w, t) for impl, w, t in self.targets if t.applies]
+        if not core:
+            return ["", "Targets: none evaluated (they are set for the compiled core, which is "
+                        "not built here, or for the full-size workloads: `--size 1`)."]
+        lines = ["", "Targets of the compiled core (docs/benchmarks.md; gated = checked by "
+                     "`--check`):", ""]
+        for workload, t in core:
+            gate = " (gated)" if t.gated else ""
+            lines.append(f"- [{'x' if t.met else ' '}] {workload}: {t.measured} "
+                         f"(target {t.text}){gate}")
+        lines += ["", f"{sum(t.met for _, t in core)} of {len(core)} targets met."]
         return lines
 
 
@@ -688,13 +713,16 @@ def run(args) -> Section:
     r = _Run(args)
     for name, why in r.peers.missing.items():
         r.notes.append(f"- peer {name} not installed: its rows are skipped ({why})")
-    sizes = [16 * MiB] if r.quick else [16 * MiB, 256 * MiB]
-    steps = [(f"W1 {s // MiB} MiB", lambda s=s: r.w1(s)) for s in sizes]
-    steps += [(f"W1 memory {s // MiB} MiB", lambda s=s: r.w1_memory(s)) for s in sizes]
-    steps += [("W2", r.w2), ("W3", r.w3),
-              ("W4", lambda: r.w4(64 * MiB))]
-    load0 = _loadavg()
+
+    def scaled(nbytes):   # whole float32 elements, at least one page
+        return max(4096, int(nbytes * r.scale) // 4 * 4)
+    sizes = [scaled(16 * MiB)] if r.quick else [scaled(16 * MiB), scaled(256 * MiB)]
+    steps = [(f"W1 {fmt_bytes(s)}", lambda s=s: r.w1(s)) for s in sizes]
+    steps += [(f"W1 memory {fmt_bytes(s)}", lambda s=s: r.w1_memory(s)) for s in sizes]
+    steps += [("W2", r.w2), ("W3", r.w3), ("W4", lambda: r.w4(scaled(64 * MiB)))]
+    load0 = loadavg()
     for label, step in steps:
+        progress.step(label)
         try:
             step()
             r.flush()
@@ -702,19 +730,21 @@ def run(args) -> Section:
             r.pending, r.after = [], []
             r.notes.append(f"- {label}: failed: {type(exc).__name__}: {exc}")
         gc.collect()
+    scale = f"; --size {r.scale:g}" if r.scale != 1 else ""
     notes = [f"implementations: {', '.join(n for n, _ in r.impls)}; repeat={r.repeat}"
-             f"{' (--quick)' if r.quick else ''}; times are medians of interleaved rounds; "
-             f"machine: {os.cpu_count()} CPUs, load average {load0} at start, "
-             f"{_loadavg()} at end (a busy machine slows every row)"] + r.notes + r.summary()
+             f"{' (--quick)' if r.quick else ''}{scale}; times are medians of interleaved "
+             f"rounds; machine: {os.cpu_count()} CPUs, load average {_load(load0)} at start, "
+             f"{_load(loadavg())} at end (a busy machine slows every row)",
+             "- peak extra memory: each op in a fresh subprocess; the value is RSS (VmHWM "
+             "after the op - VmRSS before) over the input size; tracemalloc = traced peak of a "
+             "second run"] + r.notes + r.summary()
     notes.append(f"\n(core section took {time.perf_counter() - t0:.1f} s)")
-    return Section("core: W1-W4 (issue 2)", r.rows, notes)
+    return Section("W1-W4: one large array, a dict of small items, dicts with small arrays, "
+                   "a chunked array", r.rows, notes, name="core")
 
 
-def _loadavg():
-    try:
-        return "/".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
+def _load(avg):
+    return "n/a" if avg is None else "/".join(f"{x:.1f}" for x in avg)
 
 
 # --- memory child process -----------------------------------------------------------------

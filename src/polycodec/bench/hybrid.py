@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 import orjson
 
-from .report import Row, Section, timeit
+from .report import Row, Section, progress, timeit
 
 TENANT = "bench"
 URI = "bench/score"
@@ -49,19 +49,19 @@ def _cspark():
         return None, None, None
 
 
-def _encoding_rows(repeat, notes):
+def _encoding_rows(repeat, notes, n=10_000):
     from ..hybrid import bodies
     from ..hybrid.batching import _body
     from ..hybrid.sources import _columns_batch, _records_batch
     from ..hybrid.uri import decode
 
     wasm, ExecuteMeta, Uri = _cspark()
-    recs = _records(10_000)
+    recs = _records(n)
     meta = bodies.v4_meta(decode(URI), {})
     body = bodies.v4_body(recs, meta)
     meta_json = orjson.dumps(meta)
     rows = []
-    w = "H1 encode 10k x 10 records"
+    w = f"H1 encode {n:,} x 10 records"
     base = "orjson"
     if wasm is not None:
         base = "cspark 0.3.3"
@@ -85,7 +85,7 @@ def _encoding_rows(repeat, notes):
 
     names = list(recs[0])
     cols = {k: np.array([r[k] for r in recs]) for k in names}
-    w = "H2 encode 10k x 10 numpy columns"
+    w = f"H2 encode {n:,} x 10 numpy columns"
     if wasm is not None:
         def ref_np():
             m = ExecuteMeta(Uri.validate(URI), is_batch=True).values
@@ -100,7 +100,7 @@ def _encoding_rows(repeat, notes):
     rows.append(Row(w, "orjson", timeit(orjson_np, repeat), base, "tolist + records"))
     col_list = list(cols.values())
     rows.append(Row(w, "polycodec table", timeit(
-        lambda: _body(_columns_batch(names, col_list, 0, 10_000, "table", "raise"), meta_json),
+        lambda: _body(_columns_batch(names, col_list, 0, n, "table", "raise"), meta_json),
         repeat), base, "np.isfinite per column, tolist + zip, one orjson call"))
     return rows
 
@@ -161,7 +161,7 @@ def _throughput_rows(url, n, configs, rounds, pids, workers, one_request=True):
 
     wasm, _, _ = _cspark()
     recs = _records(n, seed=1)
-    w = f"H3 {n // 1000}k records via emulator, workers={workers}"
+    w = f"H3 {n:,} records via emulator, workers={workers}"
     base = "cspark 0.3.3" if wasm is not None else "polycodec 1 request"
     ref_client = None
     runs = {}                                          # impl -> (callable, note prefix)
@@ -203,6 +203,7 @@ def _throughput_rows(url, n, configs, rounds, pids, workers, one_request=True):
         for _ in range(rounds):
             for impl, (fn, _) in runs.items():
                 samples[impl].append(_sample(fn, pids))
+                progress.tick()
     finally:
         c.close()
         cg.close()
@@ -221,7 +222,7 @@ def _latency_rows(url, n, batch_size, levels, repeat, workers=1):
     recs = _records(n, seed=2)
     httpx.post(url + "/_emulator/faults", json={"latency": 0.05})
     rows = []
-    w = f"H4 {n // 1000}k records, 50 ms latency, b={batch_size}, workers={workers}"
+    w = f"H4 {n:,} records, 50 ms latency, b={batch_size}, workers={workers}"
     base = f"polycodec c={levels[0]}"
     try:
         with Hybrid.Client(base_url=url, tenant=TENANT, token="open") as c:
@@ -241,23 +242,30 @@ def run(args) -> Section:
 
     quick = bool(getattr(args, "quick", False))
     repeat = getattr(args, "repeat", None) or (3 if quick else 7)
+    scale = float(getattr(args, "size", None) or 1.0)
+
+    def k(count):   # --size multiplies record counts and batch sizes
+        return max(1, round(count * scale))
     notes = []
-    rows = _encoding_rows(repeat, notes)
-    n = 100_000
+    progress.step("H1/H2 encoding")
+    rows = _encoding_rows(repeat, notes, k(10_000))
+    n = k(100_000)
     if quick:        # ~20 s
-        configs2, configs1 = [(10000, 2), (20000, 4)], [(20000, 2)]
+        configs2, configs1 = [(k(10000), 2), (k(20000), 4)], [(k(20000), 2)]
         tput = dict(rounds=3)
-        lat = dict(n=4_000, batch_size=500, levels=[1, 2, 4, 8], repeat=1)
+        lat = dict(n=k(4_000), batch_size=k(500), levels=[1, 2, 4, 8], repeat=1)
     else:
-        configs2 = [(b, k) for b in (5000, 10000, 20000) for k in (1, 2, 4, 8)]
-        configs1 = [(5000, 1), (5000, 2), (20000, 1), (20000, 2)]
+        configs2 = [(k(b), c) for b in (5000, 10000, 20000) for c in (1, 2, 4, 8)]
+        configs1 = [(k(5000), 1), (k(5000), 2), (k(20000), 1), (k(20000), 2)]
         tput = dict(rounds=5)
-        lat = dict(n=40_000, batch_size=1000, levels=[1, 2, 4, 8], repeat=3)
+        lat = dict(n=k(40_000), batch_size=k(1000), levels=[1, 2, 4, 8], repeat=3)
     with spawn_emulator("--demo", TENANT, workers=2) as (url, proc, lines):
+        progress.step("H3/H4 via the emulator, workers=2")
         rows += _throughput_rows(url, n, configs2, pids=_server_pids(proc, lines), workers=2,
                                  **tput)
         rows += _latency_rows(url, **lat, workers=2)
     with spawn_emulator("--demo", TENANT) as (url, proc, lines):
+        progress.step("H3 via the emulator, workers=1")
         rows += _throughput_rows(url, n, configs1, pids=_server_pids(proc, lines), workers=1,
                                  one_request=not quick, **tput)
     notes.append(
@@ -274,7 +282,7 @@ def run(args) -> Section:
         f"{'quick mode: H4 repeat 1. ' if quick else ''}"
         "rec/s = records / median seconds.")
     return Section("Hybrid Runner: bodies and batching (polycodec.hybrid vs cspark 0.3.3)",
-                   rows, notes)
+                   rows, notes, name="hybrid")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from .report import Row, Section
+from .report import Row, Section, progress
 
 MiB = 1 << 20
 # (label, caller mode, provider mode); modes: stock, stock-nodeflate, accel, accel-deflate
@@ -35,11 +35,15 @@ BASELINE = PAIRS[0][0]
 NODEFLATE = PAIRS[1][0]
 
 
-def workloads(quick):
-    out = [("echo 1 MiB array", "array", 1 * MiB), ("echo 16 MiB array", "array", 16 * MiB),
-           ("echo dict of 10,000 items", "dict", 10_000)]
-    if not quick:
-        out.append(("echo 128 MiB array", "array", 128 * MiB))
+def workloads(quick, scale=1.0):
+    """(label, kind, size): `scale` (--size) multiplies the array bytes and the dict items."""
+    def mib(n):
+        nbytes = max(8, int(n * MiB * scale) // 8 * 8)
+        return f"{nbytes / MiB:g} MiB" if nbytes >= MiB else f"{nbytes // 1024:g} KiB", nbytes
+    sizes = [1, 16] + ([] if quick else [128])
+    out = [(f"echo {mib(n)[0]} array", "array", mib(n)[1]) for n in sizes]
+    items = max(1, round(10_000 * scale))
+    out.insert(2, (f"echo dict of {items:,} items", "dict", items))
     return out
 
 
@@ -191,11 +195,13 @@ def run(args) -> Section:
     from .hypha_server import LocalHyphaServer
     quick = bool(getattr(args, "quick", False))
     repeat = getattr(args, "repeat", None) or (2 if quick else 5)
-    spec = [(label, kind, size, repeat) for label, kind, size in workloads(quick)]
+    scale = float(getattr(args, "size", None) or 1.0)
+    spec = [(label, kind, size, repeat) for label, kind, size in workloads(quick, scale)]
     pairs = QUICK_PAIRS if quick else PAIRS
     rows, notes = [], []
     with LocalHyphaServer() as srv:
         for name, caller, provider in pairs:
+            progress.step(f"pair {name}")
             for r in run_pair(srv.url, srv.pid, caller, provider, spec):
                 srv_s, prov_s, call_s = r["cpu"]
                 note = (f"server CPU {r['server_share'] * 100:.0f}% of wall "
@@ -207,20 +213,24 @@ def run(args) -> Section:
                                 {"server_share": r["server_share"], "cpu": r["cpu"],
                                  "mem_extra": r.get("mem_extra")}))
     by = {(r.workload, r.impl): r for r in rows}
-    for label, _, _ in workloads(quick):
+    for label, _, _ in workloads(quick, scale):
         acc, nod = by.get((label, "accel/accel")), by.get((label, NODEFLATE))
         base = by.get((label, BASELINE))
         if acc and nod and base:
-            notes.append(f"- {label}: accel/accel is {base.seconds / acc.seconds:.1f}x faster "
-                         f"than stock defaults, {nod.seconds / acc.seconds:.1f}x faster than "
-                         "stock without deflate.")
+            notes.append(f"- {label}: accel/accel is {_speedup(base, acc)} stock defaults, "
+                         f"{_speedup(nod, acc)} stock without deflate.")
             if acc.extra.get("cpu") and acc.extra["cpu"][0] >= 0.05:   # 10 ms CPU clock ticks
                 notes.append(_server_bound(label, acc, nod))
     notes.insert(0, "Each pair: provider and caller in separate processes, one local Hypha "
                     "server (hypha 0.21.137) started here; median of "
                     f"{repeat} echoes after a warm-up (128 MiB: one echo).")
-    return Section("Hypha echo through a local server (stock hypha-rpc 0.21.47 vs "
-                   "polycodec.hypha.accelerate)", rows, notes)
+    return Section("echo through a local Hypha server (stock hypha-rpc 0.21.47 vs "
+                   "polycodec.hypha.accelerate)", rows, notes, name="hypha")
+
+
+def _speedup(slow, fast):
+    x = slow.seconds / fast.seconds
+    return f"{x:.1f}x faster than" if x >= 1 else f"{1 / x:.1f}x slower than"
 
 
 def _fmt_s(seconds):

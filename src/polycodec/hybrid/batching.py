@@ -25,6 +25,7 @@ from typing import Any, Iterator, Optional
 
 from . import bodies, gcpause, tables
 from . import uri as _uri
+from ..errors import require_bool
 from .errors import BatchError, HybridApiError, HybridSdkError
 from .results import BatchOutcome, BatchResult, RecordResult  # noqa: F401 - the public names
 from .sources import SourceError, make_source
@@ -141,8 +142,7 @@ def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None
         raise HybridSdkError(f"window must be an integer >= concurrency, got {window!r}")
     config = services.config
     pause_gc = config.pause_gc if pause_gc is None else pause_gc
-    if not isinstance(pause_gc, bool):
-        raise HybridSdkError(f"pause_gc must be True or False, not {pause_gc!r}")
+    require_bool("pause_gc", pause_gc, HybridSdkError)
     params = _uri.validate(uri)
     if params.proxy:
         raise HybridSdkError("a proxy URI cannot be batched (a v4 body has no locator for it)")
@@ -263,6 +263,7 @@ def iter_batches(services, uri, inputs, *, executor=None, raise_on_error=False, 
     A batch that cannot be encoded or whose executor future fails is yielded as a failed
     outcome; if the inputs iterator itself raises, the batches already read are finished and
     yielded first, then BatchError is raised (from the iterator's exception)."""
+    require_bool("raise_on_error", raise_on_error, HybridSdkError)
     n, tasks, concurrency, window = _plan(services, uri, inputs, **options)
     transport = services._transport
     if executor is None:
@@ -337,6 +338,7 @@ async def aiter_batches(services, uri, inputs, *, raise_on_error=False, progress
     if executor is not None:
         raise HybridSdkError("executor= is for the sync client; the async client runs batches "
                              "on its event loop")
+    require_bool("raise_on_error", raise_on_error, HybridSdkError)
     n, tasks, concurrency, window = _plan(services, uri, inputs, **options)
     transport = services._transport
     _check_pool(transport, concurrency)

@@ -12,6 +12,7 @@ with many inputs raise instead of sending a body without a service locator.
 """
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, Optional
 
@@ -19,6 +20,7 @@ import httpx
 
 from . import bodies, tables
 from . import uri as _uri
+from ..errors import require_bool
 from .errors import HybridSdkError
 from .batching import aexecute_batches, aiter_batches, execute_batches, iter_batches
 from .transport import (AsyncTransport, Config, HybridResponse, Transport,
@@ -30,6 +32,7 @@ EXECUTE_OPTIONS = {
     "compiler_type": None, "subservices": None, "debug_solve": None, "echo_inputs": False,
     "tables_as_array": None, "selected_outputs": None, "outputs_filter": None,
 }
+BOOL_OPTIONS = ("debug_solve", "echo_inputs", "downloadable")   # True, False or None (unset)
 # options that switch execute() to batching (the reference has none of them)
 BATCH_OPTIONS = ("batch_size", "concurrency", "executor", "form", "raise_on_error", "progress",
                  "window", "total", "columns")
@@ -89,7 +92,17 @@ class _ServicesBase:
 
     # ---- upload --------------------------------------------------------------------------
     def _upload_request(self, file, file_name):
-        data = file if isinstance(file, (bytes, bytearray, memoryview)) else file.read()
+        if isinstance(file, (str, os.PathLike)):          # a path: read it, keep its name
+            with open(file, "rb") as f:
+                data = f.read()
+            file_name = file_name or os.path.basename(os.fspath(file))
+        elif isinstance(file, (bytes, bytearray, memoryview)):
+            data = file
+        elif callable(getattr(file, "read", None)):
+            data = file.read()
+        else:
+            raise HybridSdkError(f"upload() takes an open file (open('package.zip', 'rb')), "
+                                 f"a path or bytes, not {type(file).__name__}")
         url = f"{self.config.base_url}{tables.PATH_UPLOAD}"
         return url, {"file": (file_name or "package.zip", bytes(data))}
 
@@ -102,6 +115,9 @@ class _ServicesBase:
         options = {k: kwargs.get(k, v) for k, v in EXECUTE_OPTIONS.items()}
         if "downloadable" in kwargs:
             options["downloadable"] = kwargs["downloadable"]
+        for name in BOOL_OPTIONS:     # None = not set
+            if options.get(name) is not None:
+                require_bool(name, options[name], HybridSdkError)
         return options
 
     def check_lost(self, options, policy=None):

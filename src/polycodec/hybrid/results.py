@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..errors import MissingDependency
 from .errors import BatchError
 
 
@@ -110,7 +111,12 @@ class BatchResult:
         return self
 
     def to_pandas(self):
-        import pandas as pd
+        """One row per input record: its outputs (empty where its batch failed)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise MissingDependency("BatchResult.to_pandas()", "pandas",
+                                    'pip install "polycodec[pandas]"') from None
         return pd.DataFrame([o if isinstance(o, dict) else {} for o in self.outputs])
 
     def __repr__(self):

@@ -28,6 +28,8 @@ import httpx
 
 from . import gcpause, tables
 from .bodies import check_nan_policy, loads
+from .._urls import http_url_problem
+from ..errors import require_bool
 from .errors import HybridApiError, HybridSdkError
 
 try:
@@ -81,9 +83,10 @@ class Config:
             url = getattr(base_url, "full", None) or str(base_url)     # a cspark BaseUrl
         given = url is not None
         url = url or os.getenv(tables.ENV_RUNNER_URL) or tables.DEFAULT_RUNNER_URL
+        problem = http_url_problem(url)      # the rule the sockets and backends clients share
+        if problem:
+            raise HybridSdkError(f"base_url {problem}", url)
         parsed = urlparse(url.strip().rstrip("/"))
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise HybridSdkError(f"base_url must be an http(s) URL, got {url!r}", url)
         segments = [s for s in parsed.path.split("/") if s]
         self.base_url = f"{parsed.scheme}://{parsed.netloc}"
         self.url = self.base_url + parsed.path        # as given, path kept (static calls)
@@ -121,8 +124,7 @@ class Config:
             raise HybridSdkError("compress_level must be 0..9")
         self.max_connections = _number("max_connections", max_connections, 16, integer=True,
                                        minimum=1)
-        if not isinstance(pause_gc, bool):
-            raise HybridSdkError(f"pause_gc must be True or False, not {pause_gc!r}")
+        require_bool("pause_gc", pause_gc, HybridSdkError)
         self.pause_gc = pause_gc                 # opt-in: see gcpause.py
 
     @property
@@ -229,9 +231,37 @@ def _api_error(request, response=None, attempts=1, cause=None):
     body = _decode(response)
     if body is None:
         body = response.text[:2000]
-    return HybridApiError(f"{response.status_code} failed to fetch <{request.url}>",
+    said = runner_message(body)
+    return HybridApiError(f"{response.status_code} failed to fetch <{request.url}>"
+                          f"{': ' + said if said else ''}",
                           status=response.status_code, body=body, url=str(request.url),
                           request_id=rid, attempts=attempts)
+
+
+def runner_message(body) -> str:
+    """The runner's own words in an error body, e.g. "NOT_FOUND: service not found in tenant
+    ..." from {"error": {"code", "message"}}, or a top-level message/detail/errors list."""
+    if isinstance(body, str):
+        return " ".join(body.split())[:300]
+    if not isinstance(body, dict):
+        return ""
+    err = body.get("error")
+    if isinstance(err, dict):
+        code, msg = err.get("code"), err.get("message")
+        if msg:
+            return f"{code}: {msg}" if code else str(msg)
+    elif isinstance(err, str) and err:
+        return err
+    for key in ("message", "detail", "title"):
+        if isinstance(body.get(key), str) and body[key]:
+            return body[key]
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        first = errors[0]
+        text = first.get("message") if isinstance(first, dict) else first
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"{text}{more}" if text else ""
+    return ""
 
 
 def _ok(request, response, attempts, pause_gc=False):

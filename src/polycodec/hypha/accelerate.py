@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import polycodec
 from polycodec.codecs import CodecRegistry
+from polycodec.errors import MissingDependency, require_bool
 from polycodec.spec import CHUNK_MARGIN
 
 from . import envelope
@@ -99,9 +100,17 @@ def accelerate(*, compression: str | None = None, zero_copy: bool = False, force
     global _options, _hrpc
     if compression not in COMPRESSION_CHOICES:
         raise ValueError(f"compression must be one of {COMPRESSION_CHOICES}, got {compression!r}")
-    import hypha_rpc
-    from hypha_rpc import rpc as hrpc
-    from hypha_rpc import websocket_client
+    require_bool("zero_copy", zero_copy)
+    require_bool("force", force)
+    try:
+        import hypha_rpc
+        from hypha_rpc import rpc as hrpc
+        from hypha_rpc import websocket_client
+    except ImportError as exc:
+        if exc.name is None or not exc.name.startswith("hypha_rpc"):
+            raise      # hypha-rpc is there but one of its own imports failed: say that
+        raise MissingDependency("polycodec.hypha.accelerate()", "hypha-rpc",
+                                f'pip install "hypha-rpc=={SUPPORTED_VERSIONS[0]}"') from None
 
     version = getattr(hypha_rpc, "__version__", "unknown")
     if version not in SUPPORTED_VERSIONS and not force:
@@ -119,7 +128,7 @@ def accelerate(*, compression: str | None = None, zero_copy: bool = False, force
              "reassembly_timeout": reassembly_timeout, "max_chunk_size": max_chunk_size}
     limits = Limits(**{k: v for k, v in given.items() if v is not None})   # validates
     _hrpc = hrpc
-    new = Options(compression=compression, zero_copy=bool(zero_copy), limits=limits)
+    new = Options(compression=compression, zero_copy=zero_copy, limits=limits)
     if _options is None:
         for owner, name, replacement in targets:
             _originals[(owner, name)] = owner.__dict__[name]

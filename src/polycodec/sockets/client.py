@@ -10,6 +10,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
+from .._urls import http_url_problem
+from ..errors import require_bool
 from . import spec
 from .errors import MethodNotAllowedError, SocketsHTTPError
 from .models import CustomSocket, SocketEndpoint, from_payload
@@ -34,9 +36,12 @@ class SocketsClient:
                  transport=None, check=True):
         if not api_key:
             raise ValueError("api_key is required (with user_key for user auth)")
-        self.host = host.rstrip("/") + "/"
+        problem = http_url_problem(host)
+        if problem:
+            raise ValueError(f"host {problem}")
+        self.host = host.strip().rstrip("/") + "/"
         self.instance = instance
-        self.check = check  # validate sockets locally before create/update
+        self.check = require_bool("check", check)  # validate sockets locally before create/update
         if user_key:
             headers = {spec.API_KEY_HEADER: api_key, spec.USER_KEY_HEADER: user_key}
         else:
@@ -65,7 +70,12 @@ class SocketsClient:
         elif json_body is not None:
             kwargs["content"] = dumps_body(json_body)
             kwargs["headers"] = {"Content-Type": "application/json"}
-        resp = self._http.request(method, path, **kwargs)
+        try:
+            resp = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:   # refused, timed out, reset: no answer at all
+            url = urljoin(self.host, path)
+            raise SocketsHTTPError(None, method, url, {
+                "detail": f"{type(exc).__name__}: {exc or 'no detail'}"}) from exc
         body = _parse(resp)
         if resp.status_code >= 400:
             raise SocketsHTTPError(resp.status_code, method, str(resp.url), body)

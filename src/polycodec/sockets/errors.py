@@ -27,15 +27,18 @@ class MethodNotAllowedError(SocketsError, ValueError):
         self.endpoint = endpoint
         self.method = method
         self.allowed = list(allowed)
+        hint = ""
+        if isinstance(method, str) and method != method.upper():
+            hint = f"; methods are upper case: use {method.upper()!r}"
         super().__init__(
             f"method {method!r} is not accepted by endpoint {endpoint!r} "
-            f"(its calls accept {', '.join(self.allowed) or 'nothing'})"
+            f"(its calls accept {', '.join(self.allowed) or 'nothing'}{hint})"
         )
 
 
 class SocketsHTTPError(SocketsError):
-    """The server answered with an error status `status`. `detail` is its message, `body` the
-    parsed body."""
+    """The server answered with an error status `status` (None: no answer, e.g. connection
+    refused or a timeout). `detail` is its message, `body` the parsed body."""
 
     def __init__(self, status_code, method, url, body):
         self.status = status_code
@@ -44,7 +47,8 @@ class SocketsHTTPError(SocketsError):
         self.body = body
         detail = body.get("detail") if isinstance(body, dict) else None
         self.detail = detail if detail is not None else body
-        super().__init__(f"{method} {url} -> {status_code}: {self.detail}")
+        got = "no response" if status_code is None else status_code
+        super().__init__(f"{method} {url} -> {got}: {self.detail}")
 
     @property
     def status_code(self):
