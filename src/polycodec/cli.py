@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
 import sys
 
 import polycodec
@@ -108,6 +109,10 @@ def _check(sections, args):
 
 
 def _bench(args) -> int:
+    # Logs go to stderr: hypha-rpc's modules call basicConfig(stream=sys.stdout) on import,
+    # which would mix log lines into the report (and break --format json). A root handler
+    # set first makes their call a no-op.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         print('polycodec bench --plot needs matplotlib: pip install "polycodec[bench]"',
               file=sys.stderr)

@@ -13,6 +13,7 @@ Each result is checked once, outside the timing.
 from __future__ import annotations
 
 import statistics
+import logging
 import time
 
 import numpy as np
@@ -156,8 +157,9 @@ def _cluster_rows(n_values, notes):
     w = f"P4 LocalCluster, 2 workers: {n_values} W3 values worker to worker"
     for label, make in (("default serializers", lambda c: distributed.Client(c)),
                         ("polycodec.dask.connect", lambda c: pdask.connect(c))):
+        # silence_logs: hypha-rpc, imported by other sections, sends INFO logs to stdout
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                      silence_logs=logging.ERROR, host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                       worker_dashboard_address="127.0.0.1:0") as cluster, \
                 make(cluster) as client:
             client.wait_for_workers(2)
