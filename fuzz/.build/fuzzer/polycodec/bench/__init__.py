@@ -1,0 +1,1 @@
+"""Benchmark workloads behind `polycodec bench`. Each module has `run(args) -> Section`."""

@@ -1,0 +1,243 @@
+"""`polycodec bench --hypha`: echo through a real local Hypha server, stock vs accelerated.
+
+Every pair runs in its own processes (provider and caller), against one server started here.
+Per workload: median echo time, the share of that time the server process spent on CPU
+(psutil), and for the 128 MiB echo the caller's peak RSS on top of the sent and received
+arrays. The caller/provider roles are this module run as a script (see `_main`).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+from .report import Row, Section
+
+MiB = 1 << 20
+# (label, caller mode, provider mode); modes: stock, stock-nodeflate, accel, accel-deflate
+PAIRS = [
+    ("stock/stock (deflate)", "stock", "stock"),
+    ("stock/stock (no deflate)", "stock-nodeflate", "stock-nodeflate"),
+    ("accel/accel", "accel", "accel"),
+    ("accel caller -> stock provider", "accel", "stock"),
+    ("stock caller -> accel provider", "stock", "accel"),
+    ("accel/accel (deflate)", "accel-deflate", "accel-deflate"),
+]
+QUICK_PAIRS = PAIRS[:3]
+BASELINE = PAIRS[0][0]
+NODEFLATE = PAIRS[1][0]
+
+
+def workloads(quick):
+    out = [("echo 1 MiB array", "array", 1 * MiB), ("echo 16 MiB array", "array", 16 * MiB),
+           ("echo dict of 10,000 items", "dict", 10_000)]
+    if not quick:
+        out.append(("echo 128 MiB array", "array", 128 * MiB))
+    return out
+
+
+def make_payload(kind, size):
+    if kind == "array":
+        return np.random.default_rng(0).random(size // 8)          # float64: incompressible
+    return {f"key{i}": (i if i % 3 == 0 else f"v{i}" if i % 3 == 1 else i * 0.5)
+            for i in range(size)}
+
+
+# ------------------------------------------------------------------------ peer processes
+def _setup(mode):
+    if mode.startswith("accel"):
+        import polycodec.hypha
+        polycodec.hypha.accelerate(compression="deflate" if mode == "accel-deflate" else None)
+    elif mode == "stock-nodeflate":   # stock codec, only the websocket option changed
+        from hypha_rpc import websocket_client as wc
+        orig = wc.WebsocketRPCConnection._ws_connect_kwargs
+        wc.WebsocketRPCConnection._ws_connect_kwargs = \
+            lambda self: dict(orig(self), compression=None)
+
+
+async def _connect(url):
+    from hypha_rpc import connect_to_server
+    return await connect_to_server({"server_url": url, "method_timeout": 600})
+
+
+async def _provide(mode, url):
+    _setup(mode)
+    server = await _connect(url)
+    info = await server.register_service({"id": "bench", "config": {"visibility": "public"},
+                                          "echo": lambda x: x})
+    print("READY", info["id"], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await server.disconnect()
+
+
+class _PeakRSS:
+    def __init__(self, proc):
+        self.proc, self.peak, self._stop = proc, 0, threading.Event()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(0.002)
+
+    def __enter__(self):
+        self.peak = self.proc.memory_info().rss
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def _cpu(procs):
+    return [sum(p.cpu_times()[:2]) for p in procs]
+
+
+async def _call(mode, url, service_id, spec, server_pid, provider_pid):
+    import psutil
+    _setup(mode)
+    server = await _connect(url)
+    svc = await server.get_service(service_id)
+    srv = psutil.Process(server_pid)
+    me = psutil.Process()
+    procs = [srv, psutil.Process(provider_pid), me]   # CPU seconds: server, provider, caller
+    results = []
+    for label, kind, size, repeat in spec:
+        payload = make_payload(kind, size)
+        if kind == "array" and size >= 64 * MiB:   # one run; memory measured
+            base = me.memory_info().rss
+            c0, t0 = _cpu(procs), time.perf_counter()
+            with _PeakRSS(me) as peak:
+                back = await svc.echo(payload)
+            wall = time.perf_counter() - t0
+            cpu = [b - a for a, b in zip(c0, _cpu(procs))]
+            assert np.array_equal(back, payload)
+            extra = (peak.peak - base - back.nbytes) / payload.nbytes
+            del back
+            results.append({"label": label, "seconds": wall, "server_share": cpu[0] / wall,
+                            "cpu": cpu, "mem_extra": extra})
+            continue
+        back = await svc.echo(payload)              # warm-up, and a correctness check
+        if kind == "array":
+            assert np.array_equal(back, payload)
+        else:
+            assert back == payload
+        del back
+        times, shares, cpus = [], [], []
+        for _ in range(repeat):
+            c0, t0 = _cpu(procs), time.perf_counter()
+            await svc.echo(payload)
+            wall = time.perf_counter() - t0
+            cpu = [b - a for a, b in zip(c0, _cpu(procs))]
+            times.append(wall)
+            cpus.append(cpu)
+            shares.append(cpu[0] / wall)
+        results.append({"label": label, "seconds": statistics.median(times),
+                        "server_share": statistics.median(shares),
+                        "cpu": [statistics.median(c[i] for c in cpus) for i in range(3)]})
+    await server.disconnect()
+    print("RESULT " + json.dumps(results), flush=True)
+
+
+def _main(argv):
+    role = argv[0]
+    if role == "provide":
+        asyncio.run(_provide(argv[1], argv[2]))
+    elif role == "call":
+        spec = [tuple(x) for x in json.loads(argv[4])]
+        asyncio.run(_call(argv[1], argv[2], argv[3], spec, int(argv[5]), int(argv[6])))
+
+
+# ------------------------------------------------------------------------------ driver
+def _env():
+    return dict(os.environ, HYPHA_LOGLEVEL="ERROR")
+
+
+def run_pair(url, server_pid, caller_mode, provider_mode, spec, timeout=1800):
+    prov = subprocess.Popen([sys.executable, "-m", "polycodec.bench.hypha", "provide",
+                             provider_mode, url], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=_env())
+    try:
+        line = prov.stdout.readline().split()
+        if len(line) != 2 or line[0] != "READY":
+            raise RuntimeError(f"bench provider did not start: {line}")
+        out = subprocess.run(
+            [sys.executable, "-m", "polycodec.bench.hypha", "call", caller_mode, url, line[1],
+             json.dumps(spec), str(server_pid), str(prov.pid)],
+            capture_output=True, text=True, timeout=timeout, env=_env())
+        for ln in out.stdout.splitlines():
+            if ln.startswith("RESULT "):
+                return json.loads(ln[7:])
+        raise RuntimeError(f"bench caller failed:\n{out.stderr[-3000:]}")
+    finally:
+        prov.stdin.close()
+        try:
+            prov.wait(20)
+        except subprocess.TimeoutExpired:
+            prov.kill()
+            prov.wait()
+
+
+def run(args) -> Section:
+    from polycodec.hypha.server import LocalHyphaServer
+    quick = bool(getattr(args, "quick", False))
+    repeat = getattr(args, "repeat", None) or (2 if quick else 5)
+    spec = [(label, kind, size, repeat) for label, kind, size in workloads(quick)]
+    pairs = QUICK_PAIRS if quick else PAIRS
+    rows, notes = [], []
+    with LocalHyphaServer() as srv:
+        for name, caller, provider in pairs:
+            for r in run_pair(srv.url, srv.pid, caller, provider, spec):
+                srv_s, prov_s, call_s = r["cpu"]
+                note = (f"server CPU {r['server_share'] * 100:.0f}% of wall "
+                        f"({_fmt_s(srv_s)}); CPU provider {_fmt_s(prov_s)}, "
+                        f"caller {_fmt_s(call_s)}")
+                if "mem_extra" in r:
+                    note += f"; caller peak RSS beyond both arrays {r['mem_extra']:.2f}x array"
+                rows.append(Row(r["label"], name, r["seconds"], BASELINE, note,
+                                {"server_share": r["server_share"], "cpu": r["cpu"],
+                                 "mem_extra": r.get("mem_extra")}))
+    by = {(r.workload, r.impl): r for r in rows}
+    for label, _, _ in workloads(quick):
+        acc, nod = by.get((label, "accel/accel")), by.get((label, NODEFLATE))
+        base = by.get((label, BASELINE))
+        if acc and nod and base:
+            notes.append(f"- {label}: accel/accel is {base.seconds / acc.seconds:.1f}x faster "
+                         f"than stock defaults, {nod.seconds / acc.seconds:.1f}x faster than "
+                         "stock without deflate.")
+            if acc.extra.get("cpu") and acc.extra["cpu"][0] >= 0.05:   # 10 ms CPU clock ticks
+                notes.append(_server_bound(label, acc, nod))
+    notes.insert(0, "Each pair: provider and caller in separate processes, one local Hypha "
+                    "server (hypha 0.21.137) started here; median of "
+                    f"{repeat} echoes after a warm-up (128 MiB: one echo).")
+    return Section("Hypha echo through a local server (stock hypha-rpc 0.21.47 vs "
+                   "polycodec.hypha.accelerate)", rows, notes)
+
+
+def _fmt_s(seconds):
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _server_bound(label, acc, nod):
+    """The unmodified server's own CPU per echo bounds the accelerated time from below (its
+    event loop handles every byte of both directions, one message after another)."""
+    srv, prov, call = acc.extra["cpu"]
+    bound = nod.seconds / srv if srv > 0 else float("inf")
+    return (f"  server CPU per accelerated echo {_fmt_s(srv)} (stock without deflate: "
+            f"{_fmt_s(nod.extra['cpu'][0])}): no client can make this echo faster than that, "
+            f"so at most {bound:.1f}x over stock without deflate; measured "
+            f"{_fmt_s(acc.seconds)} wall, of which clients' CPU {_fmt_s(prov + call)} "
+            f"(provider {_fmt_s(prov)}, caller {_fmt_s(call)}).")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
