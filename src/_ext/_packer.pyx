@@ -54,7 +54,7 @@ cdef str _S_RINTF = RINTF
 cdef Py_ssize_t _BIG_COPY = 1 << 20      # copies this large release the GIL
 
 
-cdef class Packer:
+cdef class _EncodeState:
     cdef char *buf
     cdef Py_ssize_t length
     cdef Py_ssize_t capacity
@@ -496,7 +496,7 @@ cdef object _byte_view(arr):
 def packb(obj, *, default=None, bint strict_map_key=True, codecs=None,
           int max_depth=DEFAULT_MAX_DEPTH):
     """msgpack bytes of the `_rtype` form (equal to msgpack.packb(RPC._encode(obj)))."""
-    cdef Packer p = Packer(default, strict_map_key, codecs, max_depth, DEFAULT_MIN_OOB)
+    cdef _EncodeState p = _EncodeState(default, strict_map_key, codecs, max_depth, DEFAULT_MIN_OOB)
     p._run(obj)
     return p._join()
 
@@ -504,6 +504,6 @@ def packb(obj, *, default=None, bint strict_map_key=True, codecs=None,
 def pack_segments(obj, *, default=None, Py_ssize_t min_oob=DEFAULT_MIN_OOB,
                   bint strict_map_key=True, codecs=None, int max_depth=DEFAULT_MAX_DEPTH):
     """msgpack of the `_rtype` form as a list of pieces; buffers >= min_oob are views."""
-    cdef Packer p = Packer(default, strict_map_key, codecs, max_depth, min_oob)
+    cdef _EncodeState p = _EncodeState(default, strict_map_key, codecs, max_depth, min_oob)
     p._run(obj)
     return p._take()

@@ -49,7 +49,7 @@ cdef class _BinRef:
     cdef Py_ssize_t length
 
 
-cdef class Unpacker:
+cdef class _DecodeState:
     cdef const unsigned char *p
     cdef Py_ssize_t pos
     cdef Py_ssize_t end
@@ -492,8 +492,8 @@ cdef object _hashable(list key, Py_ssize_t pos):
     return tuple(out)
 
 
-cdef Unpacker _start(buf, Py_ssize_t offset, max_size):
-    """An Unpacker over `buf` from `offset`; the caller sets the options it needs."""
+cdef _DecodeState _start(buf, Py_ssize_t offset, max_size):
+    """A _DecodeState over `buf` from `offset`; the caller sets the options it needs."""
     base = _common.as_input(buf)
     cdef Py_ssize_t size = len(base)
     if offset < 0 or offset > size:
@@ -501,7 +501,7 @@ cdef Unpacker _start(buf, Py_ssize_t offset, max_size):
     if size - offset > max_size:
         raise DecodeError(f"message of {size - offset} bytes exceeds max_size={max_size}",
                           offset)
-    cdef Unpacker u = Unpacker.__new__(Unpacker)
+    cdef _DecodeState u = _DecodeState.__new__(_DecodeState)
     u.base = base
     u.pos = offset
     u.end = size
@@ -512,7 +512,7 @@ cdef class _Pinned:
     """Holds the input's buffer (and so its pointer) for the length of one call."""
     cdef Py_buffer view
 
-    def __cinit__(self, Unpacker u):
+    def __cinit__(self, _DecodeState u):
         PyObject_GetBuffer(u.base, &self.view, PyBUF_SIMPLE)
         u.p = <const unsigned char*>self.view.buf
 
@@ -525,7 +525,7 @@ def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
                 int max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
                 bint bin_views=False):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    cdef Unpacker u = _start(buf, offset, max_size)
+    cdef _DecodeState u = _start(buf, offset, max_size)
     u.dict_type = dict_type
     u.plain_dict = dict_type is dict
     u.decoders = (codecs if codecs is not None else default_registry).decoders
@@ -558,7 +558,7 @@ def skip(buf, Py_ssize_t offset=0, *, max_size=DEFAULT_MAX_SIZE,
          int max_depth=DEFAULT_MAX_DEPTH):
     """End offset of the msgpack object at `offset`, checking only its structure (lengths,
     depth), not its strings, keys or `_rtype` maps."""
-    cdef Unpacker u = _start(buf, offset, max_size)
+    cdef _DecodeState u = _start(buf, offset, max_size)
     u.max_depth = max_depth
     pin = _Pinned(u)
     u.skip(0)
