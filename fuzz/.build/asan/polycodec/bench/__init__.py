@@ -1,1 +1,0 @@
-"""Benchmark workloads behind `polycodec bench`. Each module has `run(args) -> Section`."""
