@@ -97,7 +97,20 @@ def skip(impl, case):
     return outcome(impl.skip, case.buf(), case.offset, **case.limits)
 
 
+def decoder(impl, case):
+    """The reusable Decoder object (options fixed at construction)."""
+    return outcome(lambda: impl.Decoder(**case.opts).decode(case.buf()))
+
+
+def decoder_from(impl, case):
+    return outcome(lambda: impl.Decoder(**case.opts).decode_from(case.buf(), case.offset))
+
+
 ENTRY_POINTS = [unpackb, unpack_from, unpack_from_0, skip]
+if hasattr(compiled, "Decoder") and hasattr(fallback, "Decoder"):
+    ENTRY_POINTS += [decoder, decoder_from]
+# A streaming decoder joins the same way: feed case.buf() in the pieces cut at case.splits and
+# return outcome(...) of the list of values it yields.
 
 
 def _consistent(name, case, res):
@@ -109,6 +122,9 @@ def _consistent(name, case, res):
         same(b[1], f0[1][0], "unpackb vs unpack_from(0)")
     if f[0] == "ok" and s != ("ok", f[1][1]):
         raise Finding(f"{name}: unpack_from ends at {f[1][1]}, skip gives {s}")
+    for one, many in (("decoder", "unpackb"), ("decoder_from", "unpack_from")):
+        if one in res:
+            same_outcome(res[one], res[many], f"{name}: {one} vs {many}")
 
 
 def _decode_tree(case):
