@@ -20,7 +20,10 @@ from polycodec import _common
 from polycodec.codecs import default_registry
 from polycodec.errors import EncodeError
 from polycodec._common import _Fail
-from polycodec.spec import DEFAULT_MAX_DEPTH, DEFAULT_MIN_OOB, RINTF, RTYPE, RVALUE, RSHAPE, RDTYPE, RTRACE
+from polycodec.spec import (
+    DEFAULT_MAX_DEPTH, DEFAULT_MIN_OOB, MAX_DEPTH_LIMIT, RINTF, RTYPE, RVALUE, RSHAPE, RDTYPE,
+    RTRACE,
+)
 
 cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
@@ -40,6 +43,7 @@ cdef extern from "Python.h":
     bint PyUnicode_IS_COMPACT_ASCII(object o)
     void *PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    const Py_ssize_t PY_SSIZE_T_MAX
 
 cdef object _ndarray = np.ndarray
 cdef object _Bin = _common.Bin
@@ -48,6 +52,8 @@ cdef object _uint8 = np.uint8
 cdef object _dtype_str = _common.dtype_str
 cdef object _format_trace = _common.format_trace
 cdef object _format_path = _common.format_path
+cdef object _encode_options = _common.encode_options
+cdef int _DEPTH_LIMIT = MAX_DEPTH_LIMIT
 cdef dict _DTYPE_STR = _common._DTYPE_STR
 cdef str _S_RTYPE = RTYPE
 cdef str _S_RINTF = RINTF
@@ -68,8 +74,11 @@ cdef class _EncodeState:
     def __cinit__(self):
         self.buf = NULL
 
-    def __init__(self, default=None, bint strict_map_key=True, codecs=None,
-                 int max_depth=DEFAULT_MAX_DEPTH, Py_ssize_t min_oob=DEFAULT_MIN_OOB):
+    def __init__(self, default, bint strict_map_key, codecs, max_depth, min_oob):
+        if not ((default is None or PyCallable_Check(default)) and codecs is None
+                and type(max_depth) is int and 0 <= max_depth <= _DEPTH_LIMIT
+                and type(min_oob) is int and min_oob >= 1):
+            max_depth, min_oob = _encode_options(default, codecs, max_depth, min_oob)
         self.capacity = 1024
         self.buf = <char*>PyMem_Malloc(self.capacity)
         if self.buf == NULL:
@@ -80,7 +89,7 @@ cdef class _EncodeState:
         self.encoders = (codecs if codecs is not None else default_registry).encoders
         self.strict = strict_map_key
         self.max_depth = max_depth
-        self.min_oob = min_oob if min_oob > 0 else 1
+        self.min_oob = min_oob if min_oob < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
 
     def __dealloc__(self):
         PyMem_Free(self.buf)
@@ -296,7 +305,7 @@ cdef class _EncodeState:
                     encoded[_S_RTYPE] = encoded.pop(_S_RTYPE, name)  # added if missing, last
                     self._dict(encoded, depth)
                 else:
-                    self._pack(encoded, depth)
+                    self._pack(encoded, depth + 1)   # a replacement counts one level
                 return 1
         return 0
 
@@ -324,7 +333,7 @@ cdef class _EncodeState:
         if self.default is not None and _S_RINTF in obj:
             out = self.default(obj)
             if out is not obj:
-                return self._pack(out, depth)
+                return self._pack(out, depth + 1)
         has_rtype = _S_RTYPE in obj
         self._head(0x80, 16, 0, 0xDE, 0xDF, len(obj))
         cdef Py_ssize_t ppos = 0
@@ -394,7 +403,7 @@ cdef class _EncodeState:
         out = self.default(obj)
         if out is obj:
             raise _Fail(f"default returned the {type(obj).__name__} unchanged")
-        return self._pack(out, depth)
+        return self._pack(out, depth + 1)
 
     cdef int _plain_bin(self, data) except -1:
         mv = memoryview(data)
@@ -494,15 +503,15 @@ cdef object _byte_view(arr):
 
 
 def packb(obj, *, default=None, bint strict_map_key=True, codecs=None,
-          int max_depth=DEFAULT_MAX_DEPTH):
+          max_depth=DEFAULT_MAX_DEPTH):
     """msgpack bytes of the `_rtype` form (equal to msgpack.packb(RPC._encode(obj)))."""
     cdef _EncodeState p = _EncodeState(default, strict_map_key, codecs, max_depth, DEFAULT_MIN_OOB)
     p._run(obj)
     return p._join()
 
 
-def pack_segments(obj, *, default=None, Py_ssize_t min_oob=DEFAULT_MIN_OOB,
-                  bint strict_map_key=True, codecs=None, int max_depth=DEFAULT_MAX_DEPTH):
+def pack_segments(obj, *, default=None, min_oob=DEFAULT_MIN_OOB,
+                  bint strict_map_key=True, codecs=None, max_depth=DEFAULT_MAX_DEPTH):
     """msgpack of the `_rtype` form as a list of pieces; buffers >= min_oob are views."""
     cdef _EncodeState p = _EncodeState(default, strict_map_key, codecs, max_depth, min_oob)
     p._run(obj)

@@ -22,12 +22,17 @@ import numpy as np
 from polycodec import _common
 from polycodec.codecs import default_registry
 from polycodec.errors import DecodeError
-from polycodec.spec import DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE, RTYPE, RVALUE, RSHAPE, RDTYPE
+from polycodec.spec import (
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE, MAX_DEPTH_LIMIT, RTYPE, RVALUE, RSHAPE,
+    RDTYPE,
+)
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
     bint PyUnicode_Check(object o)
     bint PyBytes_Check(object o)
+    long PyLong_AsLongAndOverflow(object o, int *overflow) except? -1
+    const Py_ssize_t PY_SSIZE_T_MAX
 
 cdef object _frombuffer = np.frombuffer
 cdef object _parse_dtype = _common.parse_dtype
@@ -37,6 +42,11 @@ cdef object _build_orderedmap = _common.build_orderedmap
 cdef object _build_error = _common.build_error
 cdef object _build_ndarray = _common.build_ndarray
 cdef object _build_memoryview = _common.build_memoryview
+cdef object _decode_options = _common.decode_options
+cdef object _int_option = _common.int_option
+cdef object _depth_option = _common.depth_option
+cdef int _DEPTH_LIMIT = MAX_DEPTH_LIMIT
+cdef Py_ssize_t _NDIM_LIMIT = _common.MAX_NDIM
 cdef str _S_RTYPE = RTYPE
 cdef str _S_RVALUE = RVALUE
 cdef str _S_RSHAPE = RSHAPE
@@ -64,6 +74,15 @@ cdef class _DecodeState:
     cdef int key_kind            # of the last key read: 0 other, 1 _rtype, 2 _rvalue
     cdef bint bin_views          # plain bins as views of the input instead of bytes
     cdef bint ndarray_fast       # no codec overrides "ndarray": the in-place reader applies
+    cdef Py_ssize_t items        # max_items budget left (array items, map keys and values)
+    cdef Py_ssize_t max_items
+    cdef int in_key              # > 0 while a non-fixstr map key is read
+
+    cdef inline int _charge(self, Py_ssize_t n, Py_ssize_t start) except -1:
+        self.items -= n
+        if self.items < 0:
+            raise DecodeError(f"more than max_items={self.max_items} values", start)
+        return 0
 
     cdef inline int _need(self, Py_ssize_t n, str what) except -1:
         if n > self.end - self.pos:
@@ -230,6 +249,7 @@ cdef class _DecodeState:
         if n > self.end - self.pos:   # every item takes at least one byte
             raise DecodeError(f"truncated input: an array of {n} items needs at least {n} "
                               f"bytes, {self.end - self.pos} remain", self.pos)
+        self._charge(n, start)
         cdef list out = PyList_New(n)
         cdef Py_ssize_t i
         for i in range(n):
@@ -255,8 +275,14 @@ cdef class _DecodeState:
                     self.key_kind = 2
             self.pos += 1
             return self._str(n)
+        # bins in keys are bytes (hashable), never views; maps are refused (see _map)
+        cdef bint views = self.bin_views
+        self.bin_views = False
+        self.in_key += 1
         key = self.read(depth + 1, False)
-        self.key_kind = 0            # the read may have gone through nested maps
+        self.in_key -= 1
+        self.bin_views = views
+        self.key_kind = 0
         if PyUnicode_Check(key):
             if key == _S_RTYPE:
                 self.key_kind = 1
@@ -283,6 +309,9 @@ cdef class _DecodeState:
         if 2 * n > self.end - self.pos:
             raise DecodeError(f"truncated input: a map of {n} entries needs at least "
                               f"{2 * n} bytes, {self.end - self.pos} remain", self.pos)
+        if self.in_key:
+            raise DecodeError("a map cannot be a map key or part of one", start)
+        self._charge(2 * n, start)
         if n == 4 and depth + 1 < self.max_depth and self.ndarray_fast:
             arr = self._fast_ndarray()
             if arr is not None:
@@ -366,11 +395,9 @@ cdef class _DecodeState:
                 pos += 5
             else:               # zero (empty array) or 64-bit dims: the general path
                 return None
-            if dim > nbytes:    # cannot match the byte length; keeps `count` from overflowing
-                return None
+            if count > nbytes // dim:   # cannot match the byte length (checked before the
+                return None             # product, which then stays <= nbytes: no overflow)
             count *= dim
-            if count > nbytes:
-                return None
             o = dim
             Py_INCREF(o)
             PyTuple_SET_ITEM(shape, i, o)
@@ -383,19 +410,23 @@ cdef class _DecodeState:
         if b < 0xA1 or b > 0xBF:
             return None
         dlen = b & 0x1F
-        if dlen > end - pos - 1:
+        if dlen > end - pos - 1 or ndim > self.items:
             return None
+        for i in range(dlen):   # dtype names are ASCII; the general path reports bad UTF-8
+            if p[pos + 1 + i] >= 0x80:
+                return None
         sdtype = PyUnicode_DecodeUTF8(<const char*>(p + pos + 1), dlen, NULL)
         dt = _DTYPE_PARSED.get(sdtype)
         if dt is None:
             return None
-        if count * <Py_ssize_t>dt.itemsize != nbytes:
+        if nbytes % <Py_ssize_t>dt.itemsize or count != nbytes // <Py_ssize_t>dt.itemsize:
             return None
         arr = _frombuffer(self.base, dt, count, data)
         if ndim != 1:
             arr = arr.reshape(shape)
         if self.copy:
             arr = arr.copy()
+        self.items -= ndim      # the shape's items, as the general path counts them
         self.pos = pos + 1 + dlen
         return arr
 
@@ -422,7 +453,14 @@ cdef class _DecodeState:
             ref = <_BinRef>value
             return self.base[ref.offset:ref.offset + ref.length]
         if isinstance(value, list):
-            return [self._view(v, start) for v in <list>value]
+            out = []
+            for v in <list>value:
+                if not isinstance(v, _BinRef):
+                    raise DecodeError("_rvalue pieces must be bins",
+                                      start)
+                ref = <_BinRef>v
+                out.append(self.base[ref.offset:ref.offset + ref.length])
+            return out
         return value   # a nested memoryview map already decoded to a view, or bad input
 
     cdef object _rtype_map(self, dict d, str rtype, Py_ssize_t start):
@@ -459,21 +497,26 @@ cdef class _DecodeState:
         sdtype = d.get(_S_RDTYPE)
         shape = d.get(_S_RSHAPE)
         cdef _BinRef ref
-        cdef Py_ssize_t count = 1
-        if isinstance(value, _BinRef) and type(shape) is list and type(sdtype) is str:
+        cdef Py_ssize_t count = 1, n, itemsize
+        cdef bint plain = True
+        if isinstance(value, _BinRef) and type(shape) is list and type(sdtype) is str \
+                and len(<list>shape) <= _NDIM_LIMIT:
             dt = _DTYPE_PARSED.get(sdtype)
             if dt is None:
                 dt = _parse_dtype(sdtype, start)
             ref = <_BinRef>value
-            for dim in <list>shape:
-                if type(dim) is not int or dim < 0:
-                    raise DecodeError(
-                        f"_rshape must be a list of non-negative ints, got {shape!r}", start)
-                count *= <Py_ssize_t>dim
-            if count * dt.itemsize != ref.length:
-                raise DecodeError(f"ndarray shape {shape} of {dt} needs "
-                                  f"{count * dt.itemsize} bytes, got {ref.length}", start)
-            if count:
+            itemsize = dt.itemsize
+            for dim in <list>shape:   # dims that fit the byte length: no overflow below
+                if type(dim) is not int or not 0 < dim <= ref.length:
+                    plain = False     # zero, huge, negative or not an int: the shared rules
+                    break
+                n = dim
+                if count > ref.length // n:
+                    plain = False
+                    break
+                count *= n
+            if plain and count and count == ref.length // itemsize \
+                    and ref.length % itemsize == 0:
                 arr = _frombuffer(self.base, dt, count, ref.offset)
                 if len(<list>shape) != 1:
                     arr = arr.reshape(shape)
@@ -520,11 +563,25 @@ cdef class _Pinned:
         PyBuffer_Release(&self.view)
 
 
+cdef inline bint _plain_int(o, long hi):
+    """`o` is an int in 0..hi (hi < 0: no bound): the common case, checked in C."""
+    if type(o) is not int:
+        return False
+    cdef int overflow = 0
+    cdef long v = PyLong_AsLongAndOverflow(o, &overflow)
+    return overflow == 0 and v >= 0 and (hi < 0 or v <= hi)
+
+
 def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
                 bint strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
-                int max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
-                bint bin_views=False):
+                max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
+                bint bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
+    if not (dict_type is dict and codecs is None and rtype_hook is None
+            and _plain_int(max_size, -1) and _plain_int(max_depth, _DEPTH_LIMIT)
+            and _plain_int(max_items, -1)):
+        max_size, max_depth, max_items = _decode_options(
+            dict_type, max_size, max_depth, max_items, codecs, rtype_hook)
     cdef _DecodeState u = _start(buf, offset, max_size)
     u.dict_type = dict_type
     u.plain_dict = dict_type is dict
@@ -533,6 +590,7 @@ def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
     u.strict = strict_map_key
     u.copy = copy
     u.max_depth = max_depth
+    u.items = u.max_items = max_items if max_items < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
     u.bin_views = bin_views
     u.ndarray_fast = "ndarray" not in u.decoders
     pin = _Pinned(u)
@@ -541,13 +599,13 @@ def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
 
 
 def unpackb(buf, *, bint copy=False, dict_type=dict, bint strict_map_key=True,
-            max_size=DEFAULT_MAX_SIZE, int max_depth=DEFAULT_MAX_DEPTH, codecs=None,
-            rtype_hook=None, bint bin_views=False):
+            max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
+            rtype_hook=None, bint bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
     obj, end = unpack_from(buf, 0, copy=copy, dict_type=dict_type,
                            strict_map_key=strict_map_key, max_size=max_size,
                            max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook,
-                           bin_views=bin_views)
+                           bin_views=bin_views, max_items=max_items)
     size = memoryview(buf).nbytes
     if end != size:
         raise DecodeError(f"extra data: {size - end} bytes after the object", end)
@@ -555,9 +613,13 @@ def unpackb(buf, *, bint copy=False, dict_type=dict, bint strict_map_key=True,
 
 
 def skip(buf, Py_ssize_t offset=0, *, max_size=DEFAULT_MAX_SIZE,
-         int max_depth=DEFAULT_MAX_DEPTH):
+         max_depth=DEFAULT_MAX_DEPTH):
     """End offset of the msgpack object at `offset`, checking only its structure (lengths,
     depth), not its strings, keys or `_rtype` maps."""
+    if not _plain_int(max_size, -1):
+        max_size = _int_option("max_size", max_size, 0)
+    if not _plain_int(max_depth, _DEPTH_LIMIT):
+        max_depth = _depth_option(max_depth)
     cdef _DecodeState u = _start(buf, offset, max_size)
     u.max_depth = max_depth
     pin = _Pinned(u)

@@ -7,6 +7,7 @@ one registry per RPC instance.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
 
 
@@ -31,6 +32,9 @@ class CodecRegistry:
 
         As in hypha-rpc, a codec with the same name or the same type replaces the old one.
         """
+        if config is not None and not isinstance(config, Mapping):
+            raise TypeError(f"register_codec takes a dict of name, type, encoder, decoder (or "
+                            f"those keywords), got {type(config).__name__} {config!r:.40}")
         conf = dict(config or {}, **kwargs)
         name = conf.get("name")
         if not isinstance(name, str) or not name:
@@ -38,9 +42,16 @@ class CodecRegistry:
         encoder, decoder = conf.get("encoder"), conf.get("decoder")
         if encoder is None and decoder is None:
             raise ValueError(f"codec {name!r} needs an 'encoder' or a 'decoder'")
+        for role, fn in (("encoder", encoder), ("decoder", decoder)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"codec {name!r}: {role} must be callable, "
+                                f"got {type(fn).__name__}")
         typ = conf.get("type")
         if encoder is not None and typ is None:
             raise ValueError(f"codec {name!r} has an encoder but no 'type'")
+        if typ is not None and not _is_type_spec(typ):
+            raise TypeError(f"codec {name!r}: type must be a type or a tuple of types "
+                            f"(as isinstance takes), got {typ!r:.60}")
         codecs = {
             key: c for key, c in self._codecs.items()
             if key != name and (typ is None or c.type != typ)
@@ -70,6 +81,13 @@ class CodecRegistry:
 
     def __len__(self):
         return len(self._codecs)
+
+
+def _is_type_spec(typ) -> bool:
+    """What isinstance() accepts as its second argument (a type, or nested tuples of them)."""
+    if isinstance(typ, tuple):
+        return bool(typ) and all(_is_type_spec(t) for t in typ)
+    return isinstance(typ, type)
 
 
 default_registry = CodecRegistry()

@@ -7,6 +7,8 @@ views of the input, `decode` turns `_rtype` maps into values.
 from __future__ import annotations
 
 import struct
+import sys
+import threading
 
 import numpy as np
 
@@ -15,12 +17,28 @@ from ._common import Bin, _Fail
 from .codecs import default_registry
 from .errors import DecodeError, EncodeError
 from .spec import (
-    CHUNK_SIZE, DEFAULT_MAX_CHUNKS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE, DEFAULT_MIN_OOB,
-    INT_MAX, INT_MIN, RINTF, RSHAPE, RTRACE, RTYPE, RDTYPE, RVALUE,
+    CHUNK_SIZE, DEFAULT_MAX_CHUNKS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE,
+    DEFAULT_MIN_OOB, INT_MAX, INT_MIN, MAX_DEPTH_LIMIT, RINTF, RSHAPE, RTRACE, RTYPE, RDTYPE,
+    RVALUE,
 )
 
 _ndarray = np.ndarray
 _generic = np.generic
+
+# The walkers below recurse, at most 3 Python frames per nesting level, so max_depth up to
+# MAX_DEPTH_LIMIT needs a recursion limit above Python's default 1000. It is raised once to a
+# fixed bound and never lowered: the limit is per interpreter and the change is made under
+# the GIL and a lock, so threads never see it shrink. (Since Python 3.11 these frames are not
+# on the C stack, so a higher limit costs no thread stack.)
+_RECURSION_FLOOR = 4 * MAX_DEPTH_LIMIT + 1000
+_recursion_lock = threading.Lock()
+
+
+def _deep_enough():
+    if sys.getrecursionlimit() < _RECURSION_FLOOR:
+        with _recursion_lock:
+            if sys.getrecursionlimit() < _RECURSION_FLOOR:
+                sys.setrecursionlimit(_RECURSION_FLOOR)
 
 
 # ---------------------------------------------------------------------------------- encode
@@ -97,14 +115,14 @@ class _Encoder:
                     encoded = dict(encoded)
                     encoded[RTYPE] = encoded.pop(RTYPE, name)  # _rtype added if missing, last
                     return True, self.enc_dict(encoded, depth)
-                return True, self.enc(encoded, depth)
+                return True, self.enc(encoded, depth + 1)   # a replacement counts one level
         return False, None
 
     def enc_default(self, obj, depth):
         out = self.default(obj)
         if out is obj:
             raise _Fail(f"default returned the {type(obj).__name__} unchanged")
-        return self.enc(out, depth)
+        return self.enc(out, depth + 1)
 
     def enc_dict(self, obj, depth):
         if type(obj) is not dict:
@@ -112,7 +130,7 @@ class _Encoder:
         if RINTF in obj and self.default is not None:
             out = self.default(obj)
             if out is not obj:
-                return self.enc(out, depth)
+                return self.enc(out, depth + 1)
         strict = self.strict
         out = {}
         rtype = obj.get(RTYPE, _MISSING)
@@ -164,6 +182,8 @@ _MISSING = object()
 
 
 def _encoder(default, strict_map_key, codecs, max_depth, min_oob):
+    max_depth, min_oob = _common.encode_options(default, codecs, max_depth, min_oob)
+    _deep_enough()
     return _Encoder(default, strict_map_key, codecs, max_depth, min_oob)
 
 
@@ -347,15 +367,24 @@ _FIXED = {  # type byte -> (payload length, unpacker)
 class _Reader:
     """msgpack -> plain tree; bins are `_Bin` views (offset kept for errors)."""
 
-    __slots__ = ("mv", "pos", "end", "strict", "max_depth", "skip_only")
+    __slots__ = ("mv", "pos", "end", "strict", "max_depth", "skip_only", "items", "max_items",
+                 "in_key")
 
-    def __init__(self, mv, pos, strict, max_depth, skip_only=False):
+    def __init__(self, mv, pos, strict, max_depth, max_items, skip_only=False):
         self.skip_only = skip_only
         self.mv = mv
         self.pos = pos
         self.end = len(mv)
         self.strict = strict
         self.max_depth = max_depth
+        self.items = self.max_items = max_items   # budget left; skip() does not count
+        self.in_key = 0                           # > 0 while a map key is read
+
+    def charge(self, n, start):
+        """n more values (array items, map keys and values) against max_items."""
+        self.items -= n
+        if self.items < 0 and not self.skip_only:
+            raise DecodeError(f"more than max_items={self.max_items} values", start)
 
     def need(self, n, what):
         if n > self.end - self.pos:
@@ -430,7 +459,11 @@ class _Reader:
         if depth >= self.max_depth:
             raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
         self.need(n, f"an array of {n} items")  # each item takes at least one byte
-        return [self.read(depth + 1) for _ in range(n)]
+        self.charge(n, start)
+        out = []
+        for _ in range(n):
+            out.append(self.read(depth + 1))
+        return out
 
     def read_map(self, n, depth, start):
         if depth >= self.max_depth:
@@ -440,11 +473,16 @@ class _Reader:
             for _ in range(2 * n):
                 self.read(depth + 1)
             return None
+        if self.in_key:
+            raise DecodeError("a map cannot be a map key or part of one", start)
+        self.charge(2 * n, start)
         out = _Map()
         out.offset = start
         for _ in range(n):
             kpos = self.pos
+            self.in_key += 1
             key = self.read(depth + 1)
+            self.in_key -= 1
             if isinstance(key, _Bin):
                 key = key.view.tobytes()
             if self.strict and not isinstance(key, (str, bytes)):
@@ -461,12 +499,15 @@ class _Reader:
 
 
 def _hashable(key, pos):
-    try:
-        out = tuple(_hashable(k, pos) if isinstance(k, list) else k for k in key)
-        hash(out)
-        return out
-    except TypeError:
-        raise DecodeError("map key is not hashable", pos) from None
+    """An array key as a tuple; its bins are bytes (a loop, not a generator: no C recursion)."""
+    out = []
+    for k in key:
+        if isinstance(k, list):
+            k = _hashable(k, pos)
+        elif isinstance(k, _Bin):
+            k = k.view.tobytes()
+        out.append(k)
+    return tuple(out)
 
 
 class _Bin:
@@ -517,20 +558,20 @@ class _Decoder:
     def dec_map(self, obj, depth):
         offset = getattr(obj, "offset", None)
         rtype = obj.get(RTYPE) if RTYPE in obj else None
-        if isinstance(rtype, str):
-            if rtype in ("ndarray", "typedarray", "memoryview") and rtype not in self.decoders:
-                raw = dict(obj)
-                value = raw.get(RVALUE)
-                raw[RVALUE] = self.dec_binary(value, offset)
-                if rtype == "memoryview":
-                    return _common.build_memoryview(raw, offset, self.copy)
-                return _common.build_ndarray(raw, offset, self.copy, typed=rtype == "typedarray")
-        out = self.dict_type()
-        for key, value in obj.items():
+        binary = rtype in _BINARY_RTYPES and type(rtype) is str and rtype not in self.decoders
+        out = {} if binary else self.dict_type()
+        for key, value in obj.items():   # every value is decoded, also keys a build drops
             if self.strict and not isinstance(key, (str, bytes)):
                 raise DecodeError(f"map key {key!r} of type {type(key).__name__} is not str "
                                   "(strict_map_key=False allows it)", offset)
-            out[key] = self.dec(value, depth + 1)
+            if binary and key == RVALUE and type(key) is str:
+                out[key] = self.dec_binary(value, offset, depth)
+            else:
+                out[key] = self.dec(value, depth + 1)
+        if binary:
+            if rtype == "memoryview":
+                return _common.build_memoryview(out, offset, self.copy)
+            return _common.build_ndarray(out, offset, self.copy, typed=rtype == "typedarray")
         if not isinstance(rtype, str):
             return out
         decoder = self.decoders.get(rtype)
@@ -548,54 +589,79 @@ class _Decoder:
             return self.rtype_hook(out)
         return out
 
-    def dec_binary(self, value, offset):
-        """`_rvalue` of a binary rtype: a view, a list of pieces, or a nested memoryview map."""
+    def dec_binary(self, value, offset, depth):
+        """`_rvalue` of a binary rtype: a bin (a view), a list of bins (pieces, joined by the
+        build), or a map that decodes to a buffer (a nested memoryview map)."""
         if isinstance(value, _Bin):
             return value.view
-        if isinstance(value, list):
-            return [self.dec_binary(v, offset) for v in value]
-        if isinstance(value, dict) and value.get(RTYPE) == "memoryview":
-            return self.dec_binary(value.get(RVALUE), offset)
         if isinstance(value, (bytes, bytearray, memoryview)):
             return value
+        if isinstance(value, (list, tuple)):
+            if depth + 1 >= self.max_depth:
+                raise DecodeError(f"nesting deeper than max_depth={self.max_depth}")
+            pieces = []
+            for v in value:
+                if isinstance(v, _Bin):
+                    v = v.view
+                elif not isinstance(v, (bytes, bytearray, memoryview)):
+                    raise DecodeError("_rvalue pieces must be bins",
+                                      offset)
+                pieces.append(v)
+            return pieces
+        if isinstance(value, dict):
+            value = self.dec(value, depth + 1)
+            if isinstance(value, (bytes, memoryview)):
+                return value
         raise DecodeError(f"_rvalue must be binary, got {type(value).__name__}", offset)
 
 
+_BINARY_RTYPES = ("ndarray", "typedarray", "memoryview")
+
+
 def decode(tree, *, copy=False, dict_type=dict, strict_map_key=True, max_size=None,
-           max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None):
+           max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
+           max_items=DEFAULT_MAX_ITEMS):
     """Plain `_rtype` tree (e.g. from your own msgpack) -> Python values.
 
-    Takes unpackb's options; `max_size` has no meaning for a tree and is ignored."""
+    Takes unpackb's options; `max_size` and `max_items` bound input that a tree has already
+    been built from, so they are checked but have no effect here."""
+    _, max_depth, _ = _common.decode_options(dict_type, max_size or 0, max_depth, max_items,
+                                             codecs, rtype_hook)
+    _deep_enough()
     return _Decoder(copy, dict_type, codecs, rtype_hook, strict_map_key, max_depth).dec(tree)
 
 
-def _reader(buf, offset, strict_map_key, max_size, max_depth, skip_only=False):
+def _reader(buf, offset, strict_map_key, max_size, max_depth, max_items, skip_only=False):
     mv = _common.as_input(buf)
     if not 0 <= offset <= len(mv):
         raise DecodeError(f"offset {offset} outside a buffer of {len(mv)} bytes")
     if len(mv) - offset > max_size:
         raise DecodeError(f"message of {len(mv) - offset} bytes exceeds max_size={max_size}",
                           offset)
-    return _Reader(mv, offset, strict_map_key, max_depth, skip_only)
+    _deep_enough()
+    return _Reader(mv, offset, strict_map_key, max_depth, max_items, skip_only)
 
 
 def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=True,
                 max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, codecs=None,
-                rtype_hook=None, bin_views=False):
+                rtype_hook=None, bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    reader = _reader(buf, offset, strict_map_key, max_size, max_depth)
+    max_size, max_depth, max_items = _common.decode_options(
+        dict_type, max_size, max_depth, max_items, codecs, rtype_hook)
+    reader = _reader(buf, offset, strict_map_key, max_size, max_depth, max_items)
     tree = reader.read(0)
     decoder = _Decoder(copy, dict_type, codecs, rtype_hook, bin_views=bin_views)
     return decoder.dec(tree), reader.pos
 
 
 def unpackb(buf, *, copy=False, dict_type=dict, strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
-            max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None, bin_views=False):
+            max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None, bin_views=False,
+            max_items=DEFAULT_MAX_ITEMS):
     """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
     obj, end = unpack_from(buf, 0, copy=copy, dict_type=dict_type,
                            strict_map_key=strict_map_key, max_size=max_size,
                            max_depth=max_depth, codecs=codecs, rtype_hook=rtype_hook,
-                           bin_views=bin_views)
+                           bin_views=bin_views, max_items=max_items)
     size = memoryview(buf).nbytes
     if end != size:
         raise DecodeError(f"extra data: {size - end} bytes after the object", end)
@@ -605,7 +671,9 @@ def unpackb(buf, *, copy=False, dict_type=dict, strict_map_key=True, max_size=DE
 def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH):
     """End offset of the msgpack object at `offset`, checking only its structure (lengths,
     depth), not its strings, keys or `_rtype` maps."""
-    reader = _reader(buf, offset, False, max_size, max_depth, skip_only=True)
+    max_size = _common.int_option("max_size", max_size, 0)
+    reader = _reader(buf, offset, False, max_size, _common.depth_option(max_depth), 0,
+                     skip_only=True)
     reader.read(0)
     return reader.pos
 
@@ -613,9 +681,16 @@ def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPT
 # ---------------------------------------------------------------------------------- chunks
 def _segment_views(data):
     segs = [data] if isinstance(data, (bytes, bytearray, memoryview, np.ndarray)) else data
+    if not isinstance(segs, (list, tuple)):
+        raise TypeError(f"chunks: data must be a buffer or a list of buffers, got "
+                        f"{type(data).__name__}")
     views = []
     for seg in segs:
-        mv = memoryview(seg)
+        try:
+            mv = memoryview(seg)
+        except TypeError:
+            raise TypeError(f"chunks: a segment is a {type(seg).__name__}, not a buffer") \
+                from None
         if not mv.c_contiguous:
             raise ValueError("chunks: a segment is not contiguous")
         if mv.format != "B" or mv.ndim != 1:
@@ -666,16 +741,16 @@ class Reassembler:
 
     def __init__(self, count=None, *, max_size=DEFAULT_MAX_SIZE, chunk_size=CHUNK_SIZE,
                  max_chunks=DEFAULT_MAX_CHUNKS):
-        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
-            raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
-        if count is not None and (not isinstance(count, int) or count < 0):
-            raise ValueError(f"count must be a non-negative int, got {count!r}")
-        self.max_size = max_size
+        if chunk_size is not None:
+            chunk_size = _common.int_option("chunk_size", chunk_size, 1)
+        if count is not None:
+            count = _common.int_option("count", count, 0)
+        self.max_size = _common.int_option("max_size", max_size, 0)
         self.chunk_size = chunk_size
-        self.max_chunks = max_chunks
+        self.max_chunks = _common.int_option("max_chunks", max_chunks, 0)
         self.count = count
         if count is not None:
-            self._check_count(count)
+            self._check_count(count, chunk_size)
         self._got = set()
         self._early = {}            # index -> view, held until chunk 0 gives the chunk size
         self._early_bytes = 0
@@ -693,12 +768,11 @@ class Reassembler:
         except MemoryError:   # strict overcommit: start small and grow
             self._buf = np.empty(min(cap, _RESERVE), np.uint8)
 
-    def _check_count(self, count):
+    def _check_count(self, count, chunk_size):
         if count > self.max_chunks:
             raise DecodeError(f"{count} chunks exceed max_chunks={self.max_chunks}")
-        if self.chunk_size is not None and count and \
-                (count - 1) * self.chunk_size >= self.max_size:
-            raise DecodeError(f"{count} chunks of {self.chunk_size} bytes exceed "
+        if chunk_size is not None and count and (count - 1) * chunk_size >= self.max_size:
+            raise DecodeError(f"{count} chunks of {chunk_size} bytes exceed "
                               f"max_size={self.max_size}")
 
     def __len__(self):
@@ -727,40 +801,53 @@ class Reassembler:
                 return
             if not len(mv):
                 raise DecodeError("chunk 0 is empty")
-            self.chunk_size = len(mv)
+            size = len(mv)
             if self.count is not None:
-                self._check_count(self.count)
-            self._place(0, mv)
-            early, self._early = self._early, {}
-            for i in sorted(early):
-                self._place(i, early.pop(i))
+                self._check_count(self.count, size)
+            # every held chunk is checked against the new size before anything changes, so
+            # a failed add(0) leaves the reassembler as it was
+            placed = [(0, mv)] + sorted(self._early.items())
+            short, top = self._short, self._top
+            for i, piece in placed:
+                short, top = self._check_place(i, len(piece), size, short, top)
+            self.chunk_size = size
+            self._early, self._early_bytes = {}, 0
+            for i, piece in placed:
+                self._place(i, piece)
             return
         self._place(index, mv)
+
+    def _check_place(self, index, n, size, short, top):
+        """(short, top) after chunk `index` of n bytes lands; DecodeError, changing nothing,
+        if it cannot."""
+        if n == 0 or n > size:
+            raise DecodeError(f"chunk {index} has {n} bytes; expected 1..{size}")
+        if n < size:
+            if short is not None:
+                raise DecodeError(f"chunk {index} is short but chunk {short} already was")
+            if index < top:
+                raise DecodeError(f"short chunk {index} is not the last (saw {top})")
+            short = index
+        elif short is not None and index > short:
+            raise DecodeError(f"chunk {index} follows the short last chunk {short}")
+        if index * size + n > self.max_size:
+            raise DecodeError(f"message exceeds max_size={self.max_size} at chunk {index}")
+        return short, max(top, index)
 
     def _place(self, index, mv):
         n = len(mv)
         size = self.chunk_size
-        if n == 0 or n > size:
-            raise DecodeError(f"chunk {index} has {n} bytes; expected 1..{size}")
-        if n < size:
-            if self._short is not None:
-                raise DecodeError(f"chunk {index} is short but chunk {self._short} already was")
-            if index < self._top:
-                raise DecodeError(f"short chunk {index} is not the last (saw {self._top})")
-            self._short, self._short_len = index, n
-        elif self._short is not None and index > self._short:
-            raise DecodeError(f"chunk {index} follows the short last chunk {self._short}")
+        short, top = self._check_place(index, n, size, self._short, self._top)
         start = index * size
         end = start + n
-        if end > self.max_size:
-            raise DecodeError(f"message exceeds max_size={self.max_size} at chunk {index}")
         if end > len(self._buf):
             cap = min(max(end, 2 * len(self._buf)), self.max_size)
             self._buf.resize(cap, refcheck=False)   # realloc: what is written stays put
         self._write(start, mv)
+        if short == index:
+            self._short, self._short_len = index, n
         self._got.add(index)
-        if index > self._top:
-            self._top = index
+        self._top = top
 
     def _write(self, start, mv):
         self._buf[start:start + len(mv)] = np.frombuffer(mv, np.uint8)
@@ -777,7 +864,7 @@ class Reassembler:
             raise DecodeError("result() needs the chunk count")
         if self.count is not None and count != self.count:
             raise DecodeError(f"count {count} differs from the announced {self.count}")
-        self._check_count(count)
+        self._check_count(count, self.chunk_size)
         if count and self.chunk_size is None:
             raise DecodeError(f"incomplete message: chunk 0 is missing"
                               f" ({len(self._early)} later chunks held)")

@@ -93,5 +93,8 @@ DIRECT_FRAME_LIMIT = 524288              # larger direct frames raise BufferFull
 # --- limits (documented in README; every one is a keyword argument) -----------------------
 DEFAULT_MAX_SIZE = 2**31                 # bytes in one message (unpackb, Reassembler)
 DEFAULT_MAX_DEPTH = 256                  # nesting of arrays/maps (encode and decode)
+MAX_DEPTH_LIMIT = 512                    # hard cap on any max_depth: fits a 512 KiB thread stack
+DEFAULT_MAX_ITEMS = 2**24                # values in one decoded message (array items, map keys
+                                         # and values); about 200 bytes of objects each at most
 DEFAULT_MAX_CHUNKS = DEFAULT_MAX_SIZE // CHUNK_SIZE
 DEFAULT_MIN_OOB = 65536                  # pack_segments: buffers this large are not copied
