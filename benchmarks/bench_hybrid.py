@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from polycodec.bench.hybrid import _records
-from polycodec.hybrid import Client, bodies, emulated
+from polycodec.hybrid import Client, bodies
+from polycodec.hybrid.emulator import services
 from polycodec.hybrid.batching import _columns_batch, _records_batch
 from polycodec.hybrid.emulator import Emulator
 from polycodec.hybrid.uri import decode
@@ -51,7 +52,7 @@ def test_encode_polycodec_numpy_columns(benchmark):
 @pytest.fixture(scope="module")
 def runner():
     with Emulator() as emu:
-        emu.upload_zip("bench", emulated.make_zip(emulated.numeric_definition(10)))
+        emu.upload_zip("bench", services.make_zip(services.numeric_definition(10)))
         with Client(base_url=emu.url, tenant="bench", token="open") as client:
             yield client
 

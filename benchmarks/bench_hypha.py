@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("hypha_rpc")
 
 from polycodec.bench import hypha as hb  # noqa: E402
-from polycodec.hypha.server import LocalHyphaServer, find_python  # noqa: E402
+from polycodec.bench.hypha_server import LocalHyphaServer, find_python  # noqa: E402
 from tests.conftest import missing  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]

@@ -10,7 +10,7 @@ import os
 from . import spec
 from ._common import Bin
 from .codecs import CodecRegistry, default_registry, register_codec, unregister_codec
-from .errors import DecodeError, EncodeError, RemoteError
+from .errors import DecodeError, EncodeError, PolycodecError, Problem, RemoteError
 
 __version__ = "0.1.0"
 
@@ -50,5 +50,6 @@ def implementations() -> dict:
 __all__ = [
     "IMPLEMENTATION", "packb", "pack_segments", "unpackb", "unpack_from", "skip", "Bin", "encode", "decode",
     "chunks", "Reassembler", "register_codec", "unregister_codec", "CodecRegistry",
-    "default_registry", "DecodeError", "EncodeError", "RemoteError", "spec", "implementations",
+    "default_registry", "PolycodecError", "Problem", "DecodeError", "EncodeError", "RemoteError",
+    "spec", "implementations",
 ]

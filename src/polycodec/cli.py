@@ -10,7 +10,10 @@ def _bench(args) -> int:
 
     sections = []
     if args.hypha:
-        from .bench import hypha
+        from .bench import hypha, hypha_server
+        if hypha_server.find_python() is None:
+            print(f"polycodec bench --hypha: {hypha_server.MISSING}.", file=sys.stderr)
+            return 2
         sections.append(hypha.run(args))
     if args.hybrid:
         from .bench import hybrid

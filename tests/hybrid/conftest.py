@@ -5,9 +5,10 @@ import importlib
 
 import pytest
 
-from polycodec.hybrid import Client, emulated
+from polycodec.hybrid import Client
+from polycodec.hybrid.emulator import services
 from polycodec.hybrid.emulator import Emulator
-from polycodec.hybrid.testing import hybrid_emulator, hybrid_emulator_process  # noqa: F401
+from polycodec.hybrid.emulator.testing import hybrid_emulator, hybrid_emulator_process  # noqa: F401
 from tests.conftest import missing
 
 TENANT = "my-tenant"
@@ -28,7 +29,7 @@ def emu():
 
 @pytest.fixture
 def svc(emu):
-    return emu.upload_zip(TENANT, emulated.make_zip(emulated.numeric_definition(N_INPUTS)))
+    return emu.upload_zip(TENANT, services.make_zip(services.numeric_definition(N_INPUTS)))
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 import polycodec.hybrid as Hybrid
-from polycodec.hybrid import emulated
+from polycodec.hybrid.emulator import services
 from polycodec.hybrid.emulator import Emulator
-from polycodec.hybrid.testing import spawn_emulator
+from polycodec.hybrid.emulator.testing import spawn_emulator
 
 from .conftest import TENANT
 
@@ -39,7 +39,7 @@ def post(emu, path, content, **headers):
 ])
 def test_documented_request_errors(path, body, status, code):
     with Emulator() as emu:
-        emu.upload_zip("t", emulated.make_zip(emulated.numeric_definition(2)))
+        emu.upload_zip("t", services.make_zip(services.numeric_definition(2)))
         r = post(emu, path, body)
     assert r.status_code == status
     assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
@@ -47,7 +47,7 @@ def test_documented_request_errors(path, body, status, code):
 
 def test_limits_and_encodings():
     with Emulator(max_body=1000, max_records=3) as emu:
-        emu.upload_zip("t", emulated.make_zip(emulated.numeric_definition(2)))
+        emu.upload_zip("t", services.make_zip(services.numeric_definition(2)))
         assert post(emu, "/t/api/v4/execute", b" " * 2000).status_code == 413
         assert post(emu, "/t/api/v4/execute", b"{}", **{"Content-Encoding": "br"}
                     ).status_code == 415
@@ -63,10 +63,10 @@ def test_limits_and_encodings():
 
 def test_upload_validation():
     cases = [(b"not a zip", "not a zip"),
-             (emulated.make_zip({"folder": "f"}), "non-empty string 'service'"),
-             (emulated.make_zip({"folder": "f", "service": "s", "outputs": {"y": "x +"}}),
+             (services.make_zip({"folder": "f"}), "non-empty string 'service'"),
+             (services.make_zip({"folder": "f", "service": "s", "outputs": {"y": "x +"}}),
               "invalid expression"),
-             (emulated.make_zip({"folder": "f", "service": "s", "inputs": ["1x"],
+             (services.make_zip({"folder": "f", "service": "s", "inputs": ["1x"],
                                  "outputs": {"y": "1"}}), "identifier")]
     with Emulator() as emu, Hybrid.Client(base_url=emu.url, tenant=TENANT, token="open",
                                           max_retries=0) as c:
@@ -86,7 +86,7 @@ def test_uploaded_module_and_callable_services():
         emu.register(TENANT, "cb", "upper", lambda rec: {"up": rec["s"].upper()},
                      inputs=[{"name": "s", "type": "string"}])
         with Hybrid.Client(base_url=emu.url, tenant=TENANT, token="open") as c:
-            c.services.upload(emulated.make_zip(defn, module))
+            c.services.upload(services.make_zip(defn, module))
             res = c.services.execute("ins/quote[2.0]", inputs=[{"age": 50}, {"age": 10},
                                                                {"amount": 5}]).data
             assert res["outputs"][0] == {"premium": 150.0}
@@ -98,7 +98,7 @@ def test_uploaded_module_and_callable_services():
 
 def test_auth_required_when_configured():
     with Emulator(token="secret") as emu:
-        emu.upload_zip("t", emulated.make_zip(emulated.numeric_definition(1)))
+        emu.upload_zip("t", services.make_zip(services.numeric_definition(1)))
         with Hybrid.Client(base_url=emu.url + "/t", token="wrong", max_retries=0) as bad:
             with pytest.raises(Hybrid.HybridApiError) as info:
                 bad.services.execute("bench/score", inputs={})

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 import polycodec.hybrid as Hybrid
-from polycodec.hybrid import emulated, tables
+from polycodec.hybrid import tables
+from polycodec.hybrid.emulator import services
 
 from .conftest import TENANT, expected
 
@@ -79,8 +80,8 @@ RECORDS = [{"x0": 1, "x1": 2.5, "x2": -3, "x3": 1e300}, {"x0": 0, "x1": 0.1, "x2
 TABLE = [["x0", "x1", "x2", "x3"], [1, 2, 3, 4], [5, 6.5, 7, 8]]
 # built once: a zip stores its members' times (2 s resolution), so packages built for each
 # client separately could differ when the two calls straddle a tick
-PKG_F2 = emulated.make_zip(emulated.numeric_definition(2, folder="f2"))
-PKG_F3 = emulated.make_zip(emulated.numeric_definition(2, folder="f3"))
+PKG_F2 = services.make_zip(services.numeric_definition(2, folder="f2"))
+PKG_F3 = services.make_zip(services.numeric_definition(2, folder="f3"))
 
 CALLS = {
     "v3 folder/service": lambda c, s: c.services.execute("bench/score", inputs=RECORDS[0]),
@@ -145,8 +146,8 @@ def test_cspark_client_works_against_emulator(emu, svc, cspark_wasm):
         assert set(cspark_wasm.Client.get_version(emu.url).data) == {"lastPullDate", "filehash",
                                                                       "version"}
         assert cspark_wasm.Client.get_status(emu.url).status == 200
-        up = hybrid.services.upload(io.BytesIO(emulated.make_zip(
-            emulated.numeric_definition(2, folder="up", service="two"))), "two.zip").data
+        up = hybrid.services.upload(io.BytesIO(services.make_zip(
+            services.numeric_definition(2, folder="up", service="two"))), "two.zip").data
         entry = up["response_data"][0]
         assert entry["tenant"] == TENANT
         info = entry["services"][0]
@@ -214,7 +215,7 @@ MIXED_TENANT = "My-Tenant"
 def test_mixed_case_tenant_equals_reference(emu, cspark_wasm):
     """A base URL plus a separate tenant: cspark keeps the tenant as written (it lowercases
     only when no base URL is given). Both clients' recorded requests must be the same."""
-    emu.upload_zip(MIXED_TENANT, emulated.make_zip(emulated.numeric_definition(4)))
+    emu.upload_zip(MIXED_TENANT, services.make_zip(services.numeric_definition(4)))
     recorded = []
     for make in (lambda: cspark_wasm.Client(base_url=emu.url, tenant=MIXED_TENANT, token="open"),
                  lambda: Hybrid.Client(base_url=emu.url, tenant=MIXED_TENANT, token="open")):

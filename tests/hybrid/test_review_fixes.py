@@ -267,9 +267,9 @@ def test_host_gc_switch_during_pause_is_kept():
 @pytest.mark.slow
 def test_gc_not_touched_unless_asked(hybrid_emulator_process, monkeypatch):
     import gc
-    from polycodec.hybrid import emulated
+    from polycodec.hybrid.emulator import services
     with Hybrid.Client(base_url=hybrid_emulator_process, tenant=TENANT, token="open") as client:
-        client.services.upload(emulated.make_zip(emulated.numeric_definition(4)))
+        client.services.upload(services.make_zip(services.numeric_definition(4)))
         calls = []
         for name in ("disable", "enable", "set_threshold"):
             real = getattr(gc, name)

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 import polycodec.hybrid as Hybrid
-from polycodec.hybrid import emulated, gcpause
+from polycodec.hybrid import gcpause
+from polycodec.hybrid.emulator import services
 from polycodec.hybrid.emulator import H_WORKER, Emulator, spawn_emulator
-from polycodec.hybrid.shared import SharedStore
+from polycodec.hybrid.emulator.store import SharedStore
 
 from .conftest import TENANT
 
@@ -54,9 +55,9 @@ def two_workers():
 def test_upload_through_one_worker_runs_on_every_worker(two_workers):
     url, by_worker, lines = two_workers
     assert any("2 workers" in line for line in lines)
-    defn = emulated.numeric_definition(2, folder="fresh", service="adder", version="3.0")
+    defn = services.numeric_definition(2, folder="fresh", service="adder", version="3.0")
     with Hybrid.Client(base_url=url, tenant=TENANT, token="open") as c:
-        up = c.services.upload(emulated.make_zip(defn)).data
+        up = c.services.upload(services.make_zip(defn)).data
     version_id = up["response_data"][0]["services"][0]["VersionId"]
     for w, client in by_worker.items():
         r = execute(client, "fresh/adder[3.0]", [{"x0": 1, "x1": int(w)}])
@@ -67,7 +68,7 @@ def test_upload_through_one_worker_runs_on_every_worker(two_workers):
     # a later upload of the same service wins on every worker
     defn["outputs"] = {"total": "x0 * 100"}
     with Hybrid.Client(base_url=url, tenant=TENANT, token="open") as c:
-        c.services.upload(emulated.make_zip(defn))
+        c.services.upload(services.make_zip(defn))
     for client in by_worker.values():
         assert execute(client, "fresh/adder", [{"x0": 2}]).json()["outputs"] == [{"total": 200}]
 
@@ -142,7 +143,7 @@ def pair(tmp_path):
 
 def test_shared_store_uploads_faults_stats(pair):
     a, b = pair
-    svc = a.upload_zip(TENANT, emulated.make_zip(emulated.numeric_definition(1)))
+    svc = a.upload_zip(TENANT, services.make_zip(services.numeric_definition(1)))
     r = httpx.post(b.url + V4, json={"service": "bench/score", "inputs": [{"x0": 4}]})
     assert r.json()["outputs"] == [{"total": 4, "weighted": 4}]
     assert r.json()["version_id"] == svc.version_id and r.headers[H_WORKER] == "1"
@@ -192,11 +193,11 @@ DEFN = {"folder": "f", "service": "s",
     ([(101, 1, "x")], False),                    # above max
     ([(None, 1, "x")], False),                   # None where a range applies
     ([(1, 1, None)], False),                     # required string
-    ([(1, emulated.MISSING, "x")], False),       # absent -> default, in the checked loop
+    ([(1, services.MISSING, "x")], False),       # absent -> default, in the checked loop
 ])
 def test_fast_path_equals_checked_loop(rows, fast):
-    svc = emulated.from_definition(DEFN, "t")
-    guard = emulated.batch_guard(svc.inputs)
+    svc = services.from_definition(DEFN, "t")
+    guard = services.batch_guard(svc.inputs)
     assert guard(rows) is fast
     outs, errs = svc.run_rows(rows)
     ref_outs, ref_errs = svc.run_rows.checked(rows)
@@ -205,7 +206,7 @@ def test_fast_path_equals_checked_loop(rows, fast):
 
 
 def test_fast_path_failure_names_the_record():
-    svc = emulated.from_definition(DEFN, "t")
+    svc = services.from_definition(DEFN, "t")
     outs, errs = svc.run_rows([(1, 2, "x"), (1, 0, "y"), (3, 1, "z")])
     assert outs[0] == {"q": 0.5, "s": "xx"} and outs[2] == {"q": 3.0, "s": "zz"}
     assert outs[1] is None and isinstance(errs[1], ZeroDivisionError)
@@ -217,7 +218,7 @@ def test_callables_are_called_once_per_record():
     def fn(rec):
         calls.append(rec["x"])
         return {"y": 10 // rec["x"]}
-    svc = emulated.from_callable(fn, "t", "f", "s", [{"name": "x", "type": "integer"}])
+    svc = services.from_callable(fn, "t", "f", "s", [{"name": "x", "type": "integer"}])
     outs, errs = svc.run_rows([(1,), (0,), (2,)])
     assert calls == [1, 0, 2] and outs == [{"y": 10}, None, {"y": 5}]
 
@@ -251,7 +252,7 @@ def test_gc_pause_nests_across_threads_and_restores():
 def test_public_process_fixture(hybrid_emulator_process):
     url = hybrid_emulator_process
     with Hybrid.Client(base_url=url, tenant="t", token="open") as c:
-        c.services.upload(emulated.make_zip({"folder": "f", "service": "s", "inputs": ["x"],
+        c.services.upload(services.make_zip({"folder": "f", "service": "s", "inputs": ["x"],
                                              "outputs": {"y": "x * 2"}}))
         assert c.services.execute("f/s", inputs={"x": 21}).data["outputs"] == [{"y": 42}]
     assert httpx.get(url + "/_emulator/stats").json()["records"] == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from polycodec.hypha.server import LocalHyphaServer, find_python
+from polycodec.bench.hypha_server import LocalHyphaServer, find_python
 from tests.conftest import missing
 
 ROOT = Path(__file__).resolve().parents[2]

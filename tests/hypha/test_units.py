@@ -598,8 +598,8 @@ def test_failed_server_start_leaves_nothing_behind(tmp_path, monkeypatch, how):
     import os
     import urllib.request
 
-    from polycodec.hypha import server as server_mod
-    from polycodec.hypha.server import LocalHyphaServer
+    from polycodec.bench import hypha_server as server_mod
+    from polycodec.bench.hypha_server import LocalHyphaServer
 
     if how == "exits":
         srv = LocalHyphaServer(python=_fake_server_python(tmp_path, "exit 3"), timeout=20)

@@ -11,12 +11,12 @@ Facts live in `polycodec.backends.spec`.
 from . import spec
 from .cells import RunCell, RunResult
 from .client import BackendClient
-from .errors import BackendHTTPError, CellError, PayloadError, ResponseTooLarge
+from .errors import BackendHTTPError, BackendsError, CellError, PayloadError, ResponseTooLarge
 from .install import (BackendModule, InstallRequest, InstalledBackend, decode_id, encode_id,
                       install_request, parse_install_response)
 from .jsonsafe import to_json_safe
 
-__all__ = ["spec", "RunCell", "RunResult", "BackendClient", "BackendHTTPError", "CellError",
-           "PayloadError", "ResponseTooLarge", "BackendModule", "InstallRequest",
+__all__ = ["spec", "RunCell", "RunResult", "BackendClient", "BackendHTTPError", "BackendsError",
+           "CellError", "PayloadError", "ResponseTooLarge", "BackendModule", "InstallRequest",
            "InstalledBackend", "decode_id", "encode_id", "install_request",
            "parse_install_response", "to_json_safe"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import Problem
 from .errors import CellError, PayloadError
 from .jsonsafe import to_json_safe
 from .spec import RUN_REQUEST_KEYS, RUN_RESPONSE_KEYS, VALUE_MAX_DEPTH
@@ -31,7 +32,7 @@ def nesting(value, limit):
 
 def depth_problems(values, path):
     """Values of a {name: value} map nested deeper than VALUE_MAX_DEPTH (orjson's limit)."""
-    return [(f"{path}[{k!r}]", f"nested more than {VALUE_MAX_DEPTH} levels deep, the most a "
+    return [Problem(f"{path}[{k!r}]", f"nested more than {VALUE_MAX_DEPTH} levels deep, the most a "
                                "/run body can carry (orjson's serialiser limit)")
             for k, v in values.items() if nesting(v, VALUE_MAX_DEPTH) > VALUE_MAX_DEPTH]
 
@@ -39,17 +40,17 @@ def depth_problems(values, path):
 def _check_keys(payload, table, what, unknown=True):
     """Problems of `payload` against a {key: type} table (missing, wrong type, unknown)."""
     if not isinstance(payload, dict):
-        return [("$", f"{what} must be a JSON object, not {type(payload).__name__}")]
+        return [Problem("$", f"{what} must be a JSON object, not {type(payload).__name__}")]
     problems = []
     for key, typ in table.items():
         if key not in payload:
-            problems.append((f"$.{key}", "required field is missing"))
+            problems.append(Problem(f"$.{key}", "required field is missing"))
         elif not isinstance(payload[key], typ) or isinstance(payload[key], bool):
-            problems.append((f"$.{key}", f"must be {_JSON_TYPE[typ]}, "
+            problems.append(Problem(f"$.{key}", f"must be {_JSON_TYPE[typ]}, "
                                           f"not {type(payload[key]).__name__}"))
     for key in payload if unknown else ():
         if key not in table:
-            problems.append((f"$.{key}", f"unknown field (expected {', '.join(table)})"))
+            problems.append(Problem(f"$.{key}", f"unknown field (expected {', '.join(table)})"))
     return problems
 
 
@@ -67,18 +68,18 @@ class RunCell:
                          "capturedIn": self.captured_in,
                          "capturedOut": self.captured_out}, RUN_REQUEST_KEYS, "a cell")
         if isinstance(self.captured_in, dict):
-            p += [(f"$.capturedIn[{k!r}]", "names must be strings")
+            p += [Problem(f"$.capturedIn[{k!r}]", "names must be strings")
                   for k in self.captured_in if not isinstance(k, str)]
-            p += [(f"$.capturedIn[{k!r}]", "not a Python identifier")
+            p += [Problem(f"$.capturedIn[{k!r}]", "not a Python identifier")
                   for k in self.captured_in if isinstance(k, str) and not k.isidentifier()]
             p += depth_problems(self.captured_in, "$.capturedIn")
         if isinstance(self.captured_out, list):
             for i, name in enumerate(self.captured_out):
                 if not isinstance(name, str):
-                    p.append((f"$.capturedOut[{i}]", f"must be a string, not "
+                    p.append(Problem(f"$.capturedOut[{i}]", f"must be a string, not "
                                                      f"{type(name).__name__}"))
                 elif name and not name.isidentifier():  # "" is skipped, as pyrun does
-                    p.append((f"$.capturedOut[{i}]", f"{name!r} is not a Python identifier"))
+                    p.append(Problem(f"$.capturedOut[{i}]", f"{name!r} is not a Python identifier"))
         return p
 
     def to_payload(self, *, nonfinite="error"):

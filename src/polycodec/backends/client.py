@@ -11,10 +11,11 @@ import contextlib
 import httpx
 import orjson
 
+from ..errors import Problem
 from .cells import RunCell, RunResult
 from .errors import BackendHTTPError, PayloadError, ResponseTooLarge
-from .install import name_problems, partition_problems, version_problems
 from .jsonsafe import to_json_safe
+from .rules import name_problems, partition_problems, version_problems
 from .spec import ALLOWED_METHODS, DEFAULT_PARTITION, PARTITION_HEADER, ROUTES, route
 
 DEFAULT_TIMEOUT = 60.0
@@ -44,7 +45,7 @@ class BackendClient:
         problems = (name_problems(name, "name") + version_problems(version, "version")
                     + partition_problems(partition, "partition"))
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            problems.append(("base_url", f"must be an http(s) URL, not {base_url!r}"))
+            problems.append(Problem("base_url", f"must be an http(s) URL, not {base_url!r}"))
         if problems:
             raise PayloadError(problems)
         self.base_url = base_url.rstrip("/")

@@ -1,17 +1,24 @@
 """Typed errors of polycodec.backends."""
 from __future__ import annotations
 
+from ..errors import PolycodecError, Problem
 
-class PayloadError(ValueError):
-    """A model or payload breaks one or more rules; `problems` lists every (path, message)."""
+
+class BackendsError(PolycodecError):
+    """Base class of every error raised by polycodec.backends."""
+
+
+class PayloadError(BackendsError, ValueError):
+    """A model or payload breaks one or more rules; `problems` lists every
+    Problem(path, message)."""
 
     def __init__(self, problems):
-        self.problems = list(problems)
+        self.problems = [Problem(*p) for p in problems]
         text = "; ".join(f"{path}: {msg}" for path, msg in self.problems)
         super().__init__(f"{len(self.problems)} problem(s): {text}")
 
 
-class BackendHTTPError(Exception):
+class BackendHTTPError(BackendsError):
     """A backend answered with a non-2xx status; `status`, `message` and `body` say what."""
 
     def __init__(self, status, message, body=None, url=""):
@@ -22,7 +29,7 @@ class BackendHTTPError(Exception):
         self.url = url
 
 
-class CellError(RuntimeError):
+class CellError(BackendsError, RuntimeError):
     """A pyrun cell reported an error (`RunResult.raise_for_error`)."""
 
     def __init__(self, result):
@@ -30,5 +37,5 @@ class CellError(RuntimeError):
         self.result = result
 
 
-class ResponseTooLarge(ValueError):
+class ResponseTooLarge(BackendsError, ValueError):
     """A response body went past the client's `max_response` bytes (reading stopped there)."""

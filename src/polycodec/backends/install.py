@@ -11,11 +11,12 @@ import base64
 import warnings
 from dataclasses import dataclass, field
 
+from ..errors import Problem
+from .client import BackendClient
 from .errors import PayloadError
+from .rules import name_problems, partition_problems, version_problems
 from .spec import (API_KEY_RULE, CONFIG_KEYS, DEFAULT_PARTITION, GRAPH_TYPE, IGNORED_CONFIG_KEYS,
-                   INSTALL_KEYS, LOCK_KEYS, MODULE_TYPE, NAME_MAX_LEN, NAME_PATTERN,
-                   PARTITION_MAX_LEN, PARTITION_PATTERN, RESPONSE_KEYS, VERSION_PATTERN,
-                   api_key)
+                   INSTALL_KEYS, LOCK_KEYS, MODULE_TYPE, RESPONSE_KEYS, api_key)
 
 __all__ = ["BackendModule", "InstallRequest", "InstalledBackend", "install_request",
            "parse_install_response", "encode_id", "decode_id", "partition_problems"]
@@ -28,36 +29,6 @@ def encode_id(name: str) -> str:
 
 def decode_id(asset_id: str) -> str:
     return base64.urlsafe_b64decode(asset_id.encode()).decode()
-
-
-def name_problems(name, path):
-    if not isinstance(name, str):
-        return [(path, f"must be a string, not {type(name).__name__}")]
-    if len(name) > NAME_MAX_LEN:
-        return [(path, f"longer than {NAME_MAX_LEN} characters")]
-    if not NAME_PATTERN.fullmatch(name):
-        return [(path, f"{name!r} is not a backend name (pattern {NAME_PATTERN.pattern})")]
-    return []
-
-
-def version_problems(version, path):
-    if not isinstance(version, str):
-        return [(path, f"must be a string, not {type(version).__name__}")]
-    if not VERSION_PATTERN.fullmatch(version):
-        return [(path, f"{version!r} is not an exact semantic version (e.g. 0.1.1); ranges "
-                       "such as ^0.1.0 must be resolved first")]
-    return []
-
-
-def partition_problems(partition, path="partition"):
-    if not isinstance(partition, str):
-        return [(path, f"must be a string, not {type(partition).__name__}")]
-    if len(partition) > PARTITION_MAX_LEN:
-        return [(path, f"longer than {PARTITION_MAX_LEN} characters")]
-    if not PARTITION_PATTERN.fullmatch(partition):
-        return [(path, f"{partition!r} cannot travel in an HTTP header: printable ASCII only, "
-                       "no leading or trailing space")]
-    return []
 
 
 @dataclass(frozen=True)
@@ -99,14 +70,14 @@ class BackendModule:
             return cls(**spec)
         if isinstance(spec, str):
             if " as " in spec:
-                raise PayloadError([("modules", f"{spec!r}: ' as alias' is a browser-side name; "
+                raise PayloadError([Problem("modules", f"{spec!r}: ' as alias' is a browser-side name; "
                                                "pass 'name#version' here")])
             name, sep, version = spec.partition("#")
             if not sep:
-                raise PayloadError([("modules", f"{spec!r} has no version: write "
+                raise PayloadError([Problem("modules", f"{spec!r} has no version: write "
                                                 "'name#<exact version>', e.g. 'pyrun_backend#0.1.0'")])
             return cls(name.strip(), version.strip())
-        raise PayloadError([("modules", f"a module is 'name#version', a dict or a BackendModule, "
+        raise PayloadError([Problem("modules", f"a module is 'name#version', a dict or a BackendModule, "
                                         f"not {type(spec).__name__}")])
 
     def problems(self, path):
@@ -114,11 +85,11 @@ class BackendModule:
                                                                        f"{path}.version")
         for key in ("fingerprint", "bundle", "namespace"):
             if not isinstance(getattr(self, key), str):
-                p.append((f"{path}.{key}", "must be a string"))
+                p.append(Problem(f"{path}.{key}", "must be a string"))
         if not isinstance(self.exported_symbol, str) or not self.exported_symbol:
-            p.append((f"{path}.exportedSymbol", "must be a non-empty string"))
+            p.append(Problem(f"{path}.exportedSymbol", "must be a non-empty string"))
         if not isinstance(self.aliases, tuple) or not all(isinstance(a, str) for a in self.aliases):
-            p.append((f"{path}.aliases", "must be a tuple of strings"))
+            p.append(Problem(f"{path}.aliases", "must be a tuple of strings"))
         return p
 
     def lock_entry(self):
@@ -154,19 +125,19 @@ def config_problems(configurations, names, path="backendsConfig"):
             continue
         for key, value in config.items():
             if key in IGNORED_CONFIG_KEYS:
-                p.append((f"{where}.{key}", IGNORED_CONFIG_KEYS[key]))
+                p.append(Problem(f"{where}.{key}", IGNORED_CONFIG_KEYS[key]))
             elif key not in CONFIG_KEYS:
-                p.append((f"{where}.{key}", f"unknown configuration key (the server reads "
+                p.append(Problem(f"{where}.{key}", f"unknown configuration key (the server reads "
                                             f"{', '.join(CONFIG_KEYS)})"))
             elif not isinstance(value, dict):
-                p.append((f"{where}.{key}", f"must be an object, not {type(value).__name__}"))
+                p.append(Problem(f"{where}.{key}", f"must be an object, not {type(value).__name__}"))
             else:
                 for opt, arg in value.items():
                     if not isinstance(opt, str) or not opt:
-                        p.append((f"{where}.{key}", f"option name {opt!r} must be a non-empty "
+                        p.append(Problem(f"{where}.{key}", f"option name {opt!r} must be a non-empty "
                                                     "string"))
                     elif not isinstance(arg, str):
-                        p.append((f"{where}.{key}.{opt}", f"must be a string (it becomes a build "
+                        p.append(Problem(f"{where}.{key}.{opt}", f"must be a string (it becomes a build "
                                                           f"argument), not {type(arg).__name__}"))
     return p
 
@@ -183,18 +154,18 @@ class InstallRequest:
 
     def problems(self):
         if not isinstance(self.modules, (list, tuple)):
-            return [("modules", "must be a list")]
+            return [Problem("modules", "must be a list")]
         p = []
         if not self.modules:
-            p.append(("modules", "at least one backend module is needed"))
+            p.append(Problem("modules", "at least one backend module is needed"))
         seen = set()
         for i, m in enumerate(self.modules):
             if not isinstance(m, BackendModule):
-                p.append((f"modules[{i}]", "must be a BackendModule"))
+                p.append(Problem(f"modules[{i}]", "must be a BackendModule"))
                 continue
             p += m.problems(f"modules[{i}]")
             if m.name in seen:
-                p.append((f"modules[{i}].name", f"{m.name!r} appears twice; one version per "
+                p.append(Problem(f"modules[{i}].name", f"{m.name!r} appears twice; one version per "
                                                 "backend name (configurations are keyed by name)"))
             seen.add(m.name)
         p += config_problems(self.configurations, seen)
@@ -221,25 +192,25 @@ class InstallRequest:
     @classmethod
     def from_payload(cls, payload):
         if not isinstance(payload, dict):
-            raise PayloadError([("$", f"must be a JSON object, not {type(payload).__name__}")])
+            raise PayloadError([Problem("$", f"must be a JSON object, not {type(payload).__name__}")])
         p = [(f"$.{k}", "required field is missing") for k in INSTALL_KEYS if k not in payload]
-        p += [(f"$.{k}", "unknown field") for k in payload if k not in INSTALL_KEYS]
+        p += [Problem(f"$.{k}", "unknown field") for k in payload if k not in INSTALL_KEYS]
         if p:
             raise PayloadError(p)
         if payload["graphType"] != GRAPH_TYPE:
-            p.append(("$.graphType", f"must be {GRAPH_TYPE!r}"))
+            p.append(Problem("$.graphType", f"must be {GRAPH_TYPE!r}"))
         paths = _definition_paths(payload["definition"], p)
         modules = []
         lock = payload["lock"]
         if not isinstance(lock, list):
-            p.append(("$.lock", "must be an array"))
+            p.append(Problem("$.lock", "must be an array"))
             lock = []
         for i, entry in enumerate(lock):
             mod = _module_from_lock(entry, f"$.lock[{i}]", paths, p)
             if mod is not None:
                 modules.append(mod)
         extra = set(paths) - {m.id for m in modules}
-        p += [("$.definition", f"entry {i!r} has no lock entry") for i in sorted(extra)]
+        p += [Problem("$.definition", f"entry {i!r} has no lock entry") for i in sorted(extra)]
         req = cls(modules, payload["backendsConfig"], payload["partitionId"])
         if not p:
             p = req.problems()
@@ -252,11 +223,11 @@ def _definition_paths(definition, p):
     """{id: path} from the layered definition, recording shape problems in `p`."""
     paths = {}
     if not isinstance(definition, list):
-        p.append(("$.definition", "must be an array of layers"))
+        p.append(Problem("$.definition", "must be an array of layers"))
         return paths
     for li, layer in enumerate(definition):
         if not isinstance(layer, list):
-            p.append((f"$.definition[{li}]", "a layer must be an array"))
+            p.append(Problem(f"$.definition[{li}]", "a layer must be an array"))
             continue
         for ei, pair in enumerate(layer):
             where = f"$.definition[{li}][{ei}]"
@@ -282,27 +253,27 @@ def _module_from_lock(entry, where, paths, p):
     p += name_problems(entry["name"], f"{where}.name")
     p += version_problems(entry["version"], f"{where}.version")
     if entry["type"] != MODULE_TYPE:
-        p.append((f"{where}.type", f"must be {MODULE_TYPE!r}"))
+        p.append(Problem(f"{where}.type", f"must be {MODULE_TYPE!r}"))
     for key in ("fingerprint", "namespace", "exportedSymbol"):
         if not isinstance(entry[key], str):
-            p.append((f"{where}.{key}", "must be a string"))
+            p.append(Problem(f"{where}.{key}", "must be a string"))
     if not isinstance(entry["aliases"], list) or not all(isinstance(a, str)
                                                          for a in entry["aliases"]):
-        p.append((f"{where}.aliases", "must be an array of strings"))
+        p.append(Problem(f"{where}.aliases", "must be an array of strings"))
     if len(p) > n:
         return None
     if entry["id"] != encode_id(entry["name"]):
-        p.append((f"{where}.id", f"must be base64url of the name: {encode_id(entry['name'])!r}"))
+        p.append(Problem(f"{where}.id", f"must be base64url of the name: {encode_id(entry['name'])!r}"))
     if entry["apiKey"] != api_key(entry["version"]):
-        p.append((f"{where}.apiKey", f"must be {api_key(entry['version'])!r} for version "
+        p.append(Problem(f"{where}.apiKey", f"must be {api_key(entry['version'])!r} for version "
                                      f"{entry['version']} (rule {API_KEY_RULE})"))
     prefix = f"{entry['id']}/{entry['version']}/"
     path = paths.get(entry["id"])
     bundle = ""
     if path is None:
-        p.append((f"{where}", "no definition entry for this id"))
+        p.append(Problem(f"{where}", "no definition entry for this id"))
     elif not path.startswith(prefix):
-        p.append((f"$.definition", f"path {path!r} must start with {prefix!r}"))
+        p.append(Problem(f"$.definition", f"path {path!r} must start with {prefix!r}"))
     else:
         bundle = path[len(prefix):]
     return BackendModule(entry["name"], entry["version"], entry["fingerprint"], bundle,
@@ -324,7 +295,7 @@ def install_request(modules, configurations=None, partition=None):
         except PayloadError as e:
             problems += [(f"modules[{i}]", msg) for _, msg in e.problems]
         except TypeError as e:  # unknown dict keys
-            problems.append((f"modules[{i}]", str(e)))
+            problems.append(Problem(f"modules[{i}]", str(e)))
     req = InstallRequest(parsed, {} if configurations is None else configurations,
                          DEFAULT_PARTITION if partition is None else partition)
     if problems:
@@ -346,15 +317,13 @@ class InstalledBackend:
     config: dict
 
     def client(self, host, **kwargs):
-        from .client import BackendClient
-
         return BackendClient(host, self.name, self.version, self.partition_id, **kwargs)
 
 
 def parse_install_response(payload):
     """[InstalledBackend] from `{backends: [...]}`, every problem reported at once."""
     if not isinstance(payload, dict) or not isinstance(payload.get("backends"), list):
-        raise PayloadError([("$.backends", "the install response must hold a 'backends' array")])
+        raise PayloadError([Problem("$.backends", "the install response must hold a 'backends' array")])
     out, p = [], []
     for i, b in enumerate(payload["backends"]):
         where = f"$.backends[{i}]"

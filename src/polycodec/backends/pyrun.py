@@ -27,7 +27,7 @@ from .._jsonhttp import DEFAULT_READ_TIMEOUT, HTTPProblem, JSONHandler
 from . import _worker
 from .cells import RunCell
 from .errors import PayloadError
-from .install import partition_problems
+from .rules import partition_problems
 from .spec import DEFAULT_PARTITION, PARTITION_HEADER, PYRUN_DEFAULTS, ROUTES, route
 
 PARTITIONS_PREFIX = "/partitions/"  # emulator-only admin route

@@ -188,7 +188,7 @@ def run_pair(url, server_pid, caller_mode, provider_mode, spec, timeout=1800):
 
 
 def run(args) -> Section:
-    from polycodec.hypha.server import LocalHyphaServer
+    from .hypha_server import LocalHyphaServer
     quick = bool(getattr(args, "quick", False))
     repeat = getattr(args, "repeat", None) or (2 if quick else 5)
     spec = [(label, kind, size, repeat) for label, kind, size in workloads(quick)]

@@ -29,10 +29,9 @@ import orjson
 
 from . import bodies, gcpause, tables
 from . import uri as _uri
-from .client import _encode
 from ..errors import EncodeError
 from .errors import BatchError, HybridApiError, HybridSdkError
-from .transport import worker_transport
+from .transport import encode_body, worker_transport
 
 try:
     import numpy as np
@@ -502,7 +501,7 @@ def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None
     nan = bodies.check_nan_policy(nan or config.nan)
     meta_json = bodies.dumps(meta, nan=nan)
     url = config.base_url + _uri.v4_path(params, config.tenant)
-    _, headers = _encode(b"", encoding, config.compress_level)
+    _, headers = encode_body(b"", encoding, config.compress_level)
     n, source = make_source(inputs, batch_size, form or "table", nan, columns, total,
                             capture=True)
 
@@ -519,8 +518,8 @@ def _plan(services, uri, inputs, *, batch_size=None, concurrency=None, form=None
                     task.error = _error_dict(inputs_json, task, "encode")
                     task.error["attempts"] = 0
                 else:
-                    body, _ = _encode(_body(inputs_json, meta_json), encoding,
-                                      config.compress_level)
+                    body, _ = encode_body(_body(inputs_json, meta_json), encoding,
+                                          config.compress_level)
                     task = BatchTask(index, start, count, url, body, headers, config)
             yield task
             index += 1

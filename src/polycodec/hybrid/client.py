@@ -12,9 +12,7 @@ with many inputs raise instead of sending a body without a service locator.
 """
 from __future__ import annotations
 
-import gzip
 import warnings
-import zlib
 from typing import Any, Optional
 
 import httpx
@@ -22,8 +20,9 @@ import httpx
 from . import bodies, tables
 from . import uri as _uri
 from .errors import HybridSdkError
+from .batching import aexecute_batches, aiter_batches, execute_batches, iter_batches
 from .transport import (AsyncTransport, Config, HybridResponse, Transport,
-                        close_worker_transports)
+                        close_worker_transports, encode_body)
 
 # execute() options of the reference (seed table), with their reference defaults
 EXECUTE_OPTIONS = {
@@ -81,19 +80,6 @@ def _parse_inputs(inputs):
                          type(inputs).__name__)
 
 
-def _encode(body_bytes: bytes, encoding: Optional[str], level: int):
-    if not encoding:
-        return body_bytes, {"Content-Type": "application/json"}
-    headers = {"Content-Type": "application/json", "Content-Encoding": encoding,
-               "Accept-Encoding": encoding}
-    if encoding == "gzip":
-        return gzip.compress(body_bytes, compresslevel=level), headers
-    if encoding == "deflate":
-        return zlib.compress(body_bytes, level), headers
-    raise HybridSdkError(f'encoding "{encoding}" is not supported (use "gzip" or "deflate")',
-                         {"encoding": encoding})
-
-
 class _ServicesBase:
     """Request building shared by the sync and async services."""
 
@@ -146,8 +132,8 @@ class _ServicesBase:
             meta = {**bodies.v3_meta(params, options), **(extras or {})}
             url = self.config.base_url + _uri.v3_path(params, self.config.tenant)
             body = bodies.v3_body(data, meta)
-        content, headers = _encode(bodies.dumps(body, nan=nan or self.config.nan), encoding,
-                                   self.config.compress_level)
+        content, headers = encode_body(bodies.dumps(body, nan=nan or self.config.nan),
+                                       encoding, self.config.compress_level)
         return url, content, headers, is_batch
 
     # ---- validation / metadata -------------------------------------------------------------
@@ -199,7 +185,6 @@ class Services(_ServicesBase):
         DataFrame, array, column dict or iterator as inputs) a batched run -> BatchResult."""
         if _wants_batching(inputs, options):
             _check_batch_format(response_format)
-            from .batching import execute_batches
             return execute_batches(self, uri, inputs, encoding=encoding, **options)
         extras = options.pop("extras", None)
         nan, lost = options.pop("nan", None), options.pop("lost_options", None)
@@ -210,12 +195,10 @@ class Services(_ServicesBase):
 
     def execute_batches(self, uri, inputs, **options):
         """Batched execute of many records -> BatchResult (see polycodec.hybrid.batching)."""
-        from .batching import execute_batches
         return execute_batches(self, uri, inputs, **options)
 
     def iter_batches(self, uri, inputs, **options):
         """Like execute_batches, but yields each BatchOutcome in input order as it is ready."""
-        from .batching import iter_batches
         return iter_batches(self, uri, inputs, **options)
 
     def validate(self, uri=None, *, service_id=None, version_id=None, inputs=None,
@@ -238,7 +221,6 @@ class AsyncServices(_ServicesBase):
     async def execute(self, uri, *, inputs=None, encoding=None, response_format=None, **options):
         if _wants_batching(inputs, options):
             _check_batch_format(response_format)
-            from .batching import aexecute_batches
             return await aexecute_batches(self, uri, inputs, encoding=encoding, **options)
         extras = options.pop("extras", None)
         nan, lost = options.pop("nan", None), options.pop("lost_options", None)
@@ -248,12 +230,10 @@ class AsyncServices(_ServicesBase):
         return ServiceExecuted.of(response, is_batch, response_format or "alike")
 
     async def execute_batches(self, uri, inputs, **options):
-        from .batching import aexecute_batches
         return await aexecute_batches(self, uri, inputs, **options)
 
     def iter_batches(self, uri, inputs, **options):
         """Async generator of BatchOutcome in input order."""
-        from .batching import aiter_batches
         return aiter_batches(self, uri, inputs, **options)
 
     async def validate(self, uri=None, *, service_id=None, version_id=None, inputs=None,

@@ -1,8 +1,10 @@
 """Typed errors of the Hybrid Runner client."""
 from __future__ import annotations
 
+from ..errors import PolycodecError
 
-class HybridError(Exception):
+
+class HybridError(PolycodecError):
     """Base class of every error raised by polycodec.hybrid."""
 
     def __init__(self, message, cause=None):

@@ -10,6 +10,7 @@ import asyncio
 import atexit
 import datetime as _dt
 import email.utils
+import gzip
 import math
 import os
 import random
@@ -18,6 +19,7 @@ import threading
 import time
 import uuid
 import weakref
+import zlib
 from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import urlparse
@@ -51,6 +53,20 @@ def _number(name, value, default, *, integer=False, minimum=0.0, allow_equal=Tru
         bound = ">=" if allow_equal else ">"
         raise HybridSdkError(f"{name} must be finite and {bound} {minimum}, got {value!r}", value)
     return int(value) if integer else float(value)
+
+
+def encode_body(body_bytes: bytes, encoding: Optional[str], level: int):
+    """(content, headers) of a JSON body sent as is, gzip- or deflate-compressed."""
+    if not encoding:
+        return body_bytes, {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "Content-Encoding": encoding,
+               "Accept-Encoding": encoding}
+    if encoding == "gzip":
+        return gzip.compress(body_bytes, compresslevel=level), headers
+    if encoding == "deflate":
+        return zlib.compress(body_bytes, level), headers
+    raise HybridSdkError(f'encoding "{encoding}" is not supported (use "gzip" or "deflate")',
+                         {"encoding": encoding})
 
 
 class Config:

@@ -5,15 +5,17 @@ See docs/sockets.md. The facts (methods, runtimes, statuses, routes, name rules)
 """
 from . import spec
 from .client import SocketsClient
-from .errors import MethodNotAllowedError, Problem, SocketsHTTPError, SocketValidationError
+from .errors import (MethodNotAllowedError, Problem, SocketsError, SocketsHTTPError,
+                     SocketValidationError)
 from .models import (ClassDependency, CustomSocket, Endpoint, RuntimeChoices, Script, ScriptCall,
-                     ScriptDependency, ScriptEndpoint, SocketEndpoint)
-from .payload import from_payload, to_body, to_payload, update_payload
+                     ScriptDependency, ScriptEndpoint, SocketEndpoint, from_payload)
+from .payload import to_body, to_payload, update_payload
 from .validate import problems, validate
 
 __all__ = [
-    "spec", "SocketsClient", "MethodNotAllowedError", "Problem", "SocketsHTTPError",
-    "SocketValidationError", "ClassDependency", "CustomSocket", "Endpoint", "RuntimeChoices",
-    "Script", "ScriptCall", "ScriptDependency", "ScriptEndpoint", "SocketEndpoint",
+    "spec", "SocketsClient", "MethodNotAllowedError", "Problem", "SocketsError",
+    "SocketsHTTPError", "SocketValidationError", "ClassDependency", "CustomSocket", "Endpoint",
+    "RuntimeChoices", "Script", "ScriptCall", "ScriptDependency", "ScriptEndpoint",
+    "SocketEndpoint",
     "from_payload", "to_body", "to_payload", "update_payload", "problems", "validate",
 ]

@@ -13,8 +13,8 @@ import httpx
 
 from . import spec
 from .errors import MethodNotAllowedError, SocketsHTTPError
-from .models import CustomSocket, SocketEndpoint
-from .payload import from_payload, to_payload, update_payload
+from .models import CustomSocket, SocketEndpoint, from_payload
+from .payload import to_payload, update_payload
 
 DEFAULT_TIMEOUT = 30.0
 MAX_PAGES = 10_000  # a guard against a server whose `next` never ends

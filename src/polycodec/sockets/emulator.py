@@ -21,7 +21,7 @@ import httpx
 from .._jsonhttp import DEFAULT_READ_TIMEOUT, HTTPProblem, JSONHandler
 from . import spec
 from .errors import Problem, SocketValidationError
-from .payload import read_socket
+from .models import CustomSocket, read_socket
 from .runner import ScriptCrashed, ScriptTimeout, run_python
 from .store import Store
 from .validate import endpoint_collisions, problems as rule_problems
@@ -189,7 +189,6 @@ class Emulator:
             except HTTPProblem as e:
                 error = {"detail": f"the socket at {url} is invalid", "errors": e.problems}
         if socket is None:
-            from .models import CustomSocket
             self.save(instance, CustomSocket(name, config=config or None), spec.STATUS_ERROR, error, url)
             return 201, self.socket_obj(instance, self.store.get(instance, name))
         wanted = doc.get("config") if isinstance(doc.get("config"), dict) else {}

@@ -1,23 +1,17 @@
 """Typed errors of the sockets layer (ValueError subclasses where the input is at fault)."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from ..errors import PolycodecError, Problem
+
+__all__ = ["Problem", "SocketsError", "SocketValidationError", "MethodNotAllowedError",
+           "SocketsHTTPError"]
 
 
-class Problem(NamedTuple):
-    """One validation problem: `path` like ``$.endpoints['e'].calls[0].methods[1]``."""
-
-    path: str
-    message: str
-
-    def __str__(self):
-        return f"{self.path}: {self.message}"
-
-    def to_dict(self):
-        return {"path": self.path, "message": self.message}
+class SocketsError(PolycodecError):
+    """Base class of every error raised by polycodec.sockets."""
 
 
-class SocketValidationError(ValueError):
+class SocketValidationError(SocketsError, ValueError):
     """Every problem found at once (structure and rules), each with its path."""
 
     def __init__(self, problems, what="custom socket"):
@@ -26,7 +20,7 @@ class SocketValidationError(ValueError):
         super().__init__(f"invalid {what}: {len(self.problems)} problem(s)\n{lines}")
 
 
-class MethodNotAllowedError(ValueError):
+class MethodNotAllowedError(SocketsError, ValueError):
     """run() with a method no call of the endpoint accepts (checked before any request)."""
 
     def __init__(self, endpoint, method, allowed):
@@ -39,14 +33,20 @@ class MethodNotAllowedError(ValueError):
         )
 
 
-class SocketsHTTPError(Exception):
-    """The server answered with an error status. `detail` is its message, `body` the parsed body."""
+class SocketsHTTPError(SocketsError):
+    """The server answered with an error status `status`. `detail` is its message, `body` the
+    parsed body."""
 
     def __init__(self, status_code, method, url, body):
-        self.status_code = status_code
+        self.status = status_code
         self.method = method
         self.url = url
         self.body = body
         detail = body.get("detail") if isinstance(body, dict) else None
         self.detail = detail if detail is not None else body
         super().__init__(f"{method} {url} -> {status_code}: {self.detail}")
+
+    @property
+    def status_code(self):
+        """The HTTP status (older name of `status`)."""
+        return self.status

@@ -2,171 +2,18 @@
 
 Models never talk to the network (unlike the `syncano` library): building, comparing and
 serialising a socket is pure. Constructors accept anything so that `validate()` can report
-every problem at once; the wire form lives in payload.py, the rules in validate.py.
+every problem at once; the parts are in parts.py, the wire text in payload.py, the rules in validate.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import spec
-
-
-class RuntimeChoices:
-    """Runtime names, as attributes (``RuntimeChoices.PYTHON_V5_0 == "python_library_v5.0"``)."""
-
-    ALL = spec.RUNTIME_NAMES
-
-
-for _attr, _wire in spec.RUNTIMES.items():
-    setattr(RuntimeChoices, _attr, _wire)
-
-
-# --- calls and endpoints --------------------------------------------------------------------
-@dataclass
-class ScriptCall:
-    """A call of an endpoint: run the script dependency `name` for `methods`."""
-
-    name: Any
-    methods: Any = field(default_factory=list)
-    call_type = "script"
-
-    def to_dict(self):
-        methods = list(self.methods) if isinstance(self.methods, (list, tuple)) else self.methods
-        values = {"type": self.call_type, "name": self.name, "methods": methods}
-        return {k: values[k] for k in spec.CALL_KEYS}
-
-
-class Endpoint:
-    """A named endpoint and its calls. ``add_call(ScriptCall(name="s"), methods=["GET"])``."""
-
-    def __init__(self, name, calls=None):
-        self.name = name
-        self.calls = list(calls or [])
-
-    def add_call(self, call, methods=None):
-        if methods is not None:
-            call.methods = list(methods) if isinstance(methods, (list, tuple)) else methods
-        self.calls.append(call)
-        return self
-
-    def remove_call(self, name):
-        """Remove every call naming `name`; returns how many were removed."""
-        before = len(self.calls)
-        self.calls = [c for c in self.calls if c.name != name]
-        return before - len(self.calls)
-
-    def allowed_methods(self):
-        """The methods some call accepts, ``["*"]`` expanded, in spec order."""
-        found = set()
-        for call in self.calls:
-            methods = call.methods if isinstance(call.methods, (list, tuple)) else ()
-            found.update(spec.METHODS if spec.WILDCARD in methods else methods)
-        return [m for m in spec.METHODS if m in found]
-
-    def to_dict(self):
-        return {"calls": [c.to_dict() for c in self.calls]}
-
-    def __eq__(self, other):
-        return isinstance(other, Endpoint) and (self.name, self.to_dict()) == (other.name, other.to_dict())
-
-    def __repr__(self):
-        return f"Endpoint(name={self.name!r}, calls={self.calls!r})"
-
-
-# --- dependencies ---------------------------------------------------------------------------
-@dataclass
-class Script:
-    """A platform script (new, or read back with its `id`): what a script dependency copies."""
-
-    runtime_name: Any
-    source: Any
-    id: Any = None
-    label: Any = None
-
-
-@dataclass
-class ScriptEndpoint:
-    """A platform script endpoint: a name bound to a script."""
-
-    name: Any
-    script: Script
-
-
-class ScriptDependency:
-    """A script dependency. Three ways in, one wire shape (``type, name, runtime_name, source``):
-
-    - new script:       ``ScriptDependency(name="s", runtime_name=..., source=...)``
-                        or ``ScriptDependency(name="s", script=Script(runtime_name, source))``
-    - existing script:  ``ScriptDependency(existing_script, name="s")``
-    - script endpoint:  ``ScriptDependency(script_endpoint=se)`` (name defaults to ``se.name``)
-
-    The source is copied; no script id is sent (as the library does).
-    """
-
-    dependency_type = "script"
-
-    def __init__(self, script_or_script_endpoint=None, name=None, *, script=None,
-                 script_endpoint=None, runtime_name=None, source=None):
-        obj = script_or_script_endpoint
-        if isinstance(obj, ScriptEndpoint):
-            script_endpoint = obj
-        elif obj is not None:
-            script = obj
-        if script_endpoint is not None:
-            self.origin = "script_endpoint"
-            script = script_endpoint.script
-            if name is None:
-                name = script_endpoint.name
-        elif script is not None:
-            self.origin = "script"
-        else:
-            self.origin = "new"
-        if script is not None:
-            runtime_name = script.runtime_name if runtime_name is None else runtime_name
-            source = script.source if source is None else source
-        self.name = name
-        self.runtime_name = runtime_name
-        self.source = source
-
-    def to_dict(self):
-        values = {"type": "script", "name": self.name, "runtime_name": self.runtime_name,
-                  "source": self.source}
-        return {k: values[k] for k in spec.SCRIPT_DEPENDENCY_KEYS}
-
-    def __eq__(self, other):
-        return isinstance(other, ScriptDependency) and self.to_dict() == other.to_dict()
-
-    def __repr__(self):
-        return (f"ScriptDependency(name={self.name!r}, runtime_name={self.runtime_name!r}, "
-                f"source={self.source!r})")
-
-
-class ClassDependency:
-    """A class dependency: ``ClassDependency("books", schema=[{"name": "title", "type": "string"}])``."""
-
-    dependency_type = "class"
-
-    def __init__(self, name, schema=()):
-        self.name = name
-        if isinstance(schema, (list, tuple)):
-            schema = [dict(zip(spec.CLASS_FIELD_KEYS, f)) if isinstance(f, (list, tuple)) else f
-                      for f in schema]
-        self.schema = schema
-
-    def to_dict(self):
-        schema = self.schema
-        if isinstance(schema, list):
-            schema = [{k: f[k] for k in spec.CLASS_FIELD_KEYS if k in f} if isinstance(f, dict) else f
-                      for f in schema]
-        values = {"type": "class", "name": self.name, "schema": schema}
-        return {k: values[k] for k in spec.CLASS_DEPENDENCY_KEYS}
-
-    def __eq__(self, other):
-        return isinstance(other, ClassDependency) and self.to_dict() == other.to_dict()
-
-    def __repr__(self):
-        return f"ClassDependency(name={self.name!r}, schema={self.schema!r})"
+from . import payload, spec, validate
+from .errors import SocketValidationError
+from .parts import (ClassDependency, Endpoint, RuntimeChoices, Script, ScriptCall,  # noqa: F401
+                    ScriptDependency, ScriptEndpoint, parse_dependencies, parse_endpoints,
+                    read_dependencies, read_endpoints)
 
 
 # --- the socket -----------------------------------------------------------------------------
@@ -179,8 +26,6 @@ class CustomSocket:
     def __init__(self, name=None, *, description=None, endpoints=None, dependencies=None,
                  metadata=None, config=None, status=None, status_info=None, links=None,
                  created_at=None, updated_at=None):
-        from .payload import parse_dependencies, parse_endpoints  # payload imports models
-
         self.name = name
         self.description = description
         self.endpoints = parse_endpoints(endpoints)
@@ -245,25 +90,20 @@ class CustomSocket:
         return {k: values[k] for k in spec.WRITE_FIELDS if values[k] is not None}
 
     def to_payload(self):
-        from .payload import to_payload
-        return to_payload(self)
+        return payload.to_payload(self)
 
     def to_body(self):
-        from .payload import to_body
-        return to_body(self)
+        return payload.to_body(self)
 
     @classmethod
     def from_payload(cls, data):
-        from .payload import from_payload
         return from_payload(data)
 
     def problems(self):
-        from .validate import problems
-        return problems(self)
+        return validate.problems(self)
 
     def validate(self):
-        from .validate import validate
-        validate(self)
+        validate.validate(self)
         return self
 
     def __eq__(self, other):
@@ -292,3 +132,48 @@ class SocketEndpoint:
 
     def accepts(self, method):
         return spec.WILDCARD in self.allowed_methods or method in self.allowed_methods
+
+
+# --- reading a socket body ------------------------------------------------------------------
+def read_socket(data, problems):
+    """A CustomSocket from a body (bytes/str JSON or a dict); shape problems are appended."""
+    if isinstance(data, (bytes, bytearray, memoryview, str)):
+        data = payload.loads(bytes(data) if isinstance(data, memoryview) else data, "$", problems)
+        if data is None:
+            return None
+    if not payload.expect(data, dict, "$", problems, "the body"):
+        return None
+    name = data.get("name")
+    if name is not None:
+        payload.expect(name, str, "$.name", problems, "name")
+    desc = data.get("description")
+    if desc is not None:
+        payload.expect(desc, str, "$.description", problems, "description")
+    extra = {}
+    for key in ("metadata", "config"):
+        if data.get(key) is not None:
+            extra[key] = payload.decoded(data[key], f"$.{key}", problems)
+    for key in ("status", "created_at", "updated_at"):
+        if data.get(key) is not None and payload.expect(data[key], str, f"$.{key}", problems, key):
+            extra[key] = data[key]
+    if data.get("status_info") is not None:
+        extra["status_info"] = data["status_info"]  # free text or JSON
+    if data.get("links") is not None and payload.expect(data["links"], dict, "$.links", problems, "links"):
+        extra["links"] = data["links"]
+    socket = CustomSocket(name, description=desc, **extra)
+    socket.endpoints = read_endpoints(data.get("endpoints"), problems, models_ok=False)
+    socket.dependencies = read_dependencies(data.get("dependencies"), problems, models_ok=False)
+    return socket
+
+
+def from_payload(data):
+    """Read a socket body (wire strings or native values, bytes or dict).
+
+    Shape problems (bad JSON, wrong types, unknown call/dependency types) raise
+    SocketValidationError with all of them; rule problems are left to `validate()`.
+    """
+    problems = []
+    socket = read_socket(data, problems)
+    if problems:
+        raise SocketValidationError(problems)
+    return socket

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from . import spec
 from .errors import Problem, SocketValidationError
-from .models import ClassDependency, ScriptCall, ScriptDependency
+from .parts import ClassDependency, ScriptCall, ScriptDependency
 
 
 def _check_name(name, problems):
