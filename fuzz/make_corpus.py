@@ -73,8 +73,61 @@ def reassembler():
         _write(folder, s)
 
 
+def hypha_frame():
+    import polycodec
+    from polycodec.hypha import envelope
+
+    folder = _fresh("hypha_frame")
+    main = {"type": "method", "from": "ws/a", "to": "ws/b", "method": "svc.echo", "session": "s1"}
+    extras = [
+        [],
+        [("args", [polycodec.packb([1, "x", b"\0" * 3])]), ("with_kwargs", [polycodec.packb(False)])],
+        [("promise", [polycodec.packb({"resolve": "r", "reject": "j"})]), ("from", [polycodec.packb("x")])],
+        [("ctx", [polycodec.packb({"ws": "evil"})]), ("data", [polycodec.packb({"_rtype": "set", "_rvalue": [1]})])],
+    ]
+    for i, extra in enumerate(extras):
+        for flags in (0, 5, 15):
+            _write(folder, bytes([flags + i]) + envelope.join(envelope.pack_frame(main, extra)))
+
+
+def sockets_payload():
+    import hypothesis
+
+    from polycodec.sockets import to_body
+    from tests.sockets.strategies import sockets
+
+    folder = _fresh("sockets_payload")
+    found = []
+
+    @hypothesis.settings(max_examples=40, database=None, derandomize=True)
+    @hypothesis.given(sockets())
+    def collect(sock):
+        found.append(to_body(sock))
+
+    collect()
+    for body in found[:: max(1, len(found) // 12)]:
+        _write(folder, body)
+    _write(folder, b'{"name": "s", "endpoints": "{}", "dependencies": "{}"}')
+
+
+def pyrun_body():
+    folder = _fresh("pyrun_body")
+    run = b'{"cellId":"c1","code":"y = x + 1","capturedIn":{"x":1},"capturedOut":["y"]}'
+    result = b'{"output":"","error":"","capturedOut":{"y":2}}'
+    for mode in (0, 1, 2, 3, 4, 8):
+        _write(folder, bytes([mode, 2]) + run)
+    _write(folder, bytes([0, 3]) + result)
+    _write(folder, bytes([0, 0]) + run)     # above a 16-byte cap: 413
+
+
 if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, os.path.join(HERE, ".."))
     decode()
     reassembler()
-    for name in ("decode", "reassembler"):
+    hypha_frame()
+    sockets_payload()
+    pyrun_body()
+    for name in ("decode", "reassembler", "hypha_frame", "sockets_payload", "pyrun_body"):
         print(name, len(os.listdir(os.path.join(HERE, "corpus", name))), "files")

@@ -1,7 +1,7 @@
 """One module per parser; each has `one_input(data: bytes)` (raises on a finding)."""
 import importlib
 
-NAMES = ("decode", "reassembler")
+NAMES = ("decode", "reassembler", "hypha_frame", "sockets_payload", "pyrun_body")
 
 
 def load(name):
