@@ -335,7 +335,7 @@ cdef class _DecodeState:
             if type(rtype) is str:
                 return self._rtype_map(d, <str>rtype, start)
         if has_ref:
-            d[_S_RVALUE] = self._plain(d[_S_RVALUE])
+            d[_S_RVALUE] = self._plain(d[_S_RVALUE], self.bin_views)
         return d if self.plain_dict else self._wrap(d)
 
     cdef object _fast_ndarray(self):
@@ -436,14 +436,17 @@ cdef class _DecodeState:
             out[key] = value
         return out
 
-    cdef object _plain(self, value):
-        """An `_rvalue` that is not consumed as a buffer: bins become bytes."""
+    cdef object _plain(self, value, bint views):
+        """An `_rvalue` that is not consumed as a buffer: bins become bytes (views if
+        `views`)."""
         cdef _BinRef ref
         if isinstance(value, _BinRef):
             ref = <_BinRef>value
-            return self._bin_at(ref.offset, ref.length)
+            if views:
+                return self.base[ref.offset:ref.offset + ref.length]
+            return PyBytes_FromStringAndSize(<const char*>(self.p + ref.offset), ref.length)
         if isinstance(value, list):
-            return [self._plain(v) for v in <list>value]
+            return [self._plain(v, views) for v in <list>value]
         return value
 
     cdef object _view(self, value, Py_ssize_t start):
@@ -474,8 +477,9 @@ cdef class _DecodeState:
                 if rtype == "memoryview":
                     return _build_memoryview(d, start, self.copy)
                 return _build_ndarray(d, start, self.copy, True)
-        if _S_RVALUE in d:
-            d[_S_RVALUE] = self._plain(d[_S_RVALUE])
+        if _S_RVALUE in d:   # set items and orderedmap keys must hash: their bins are bytes
+            d[_S_RVALUE] = self._plain(d[_S_RVALUE], self.bin_views and (
+                decoder is not None or (rtype != "set" and rtype != "orderedmap")))
         if decoder is None:
             if rtype == "set":
                 return _build_set(d, start)

@@ -41,6 +41,9 @@ def _deep_enough():
                 sys.setrecursionlimit(_RECURSION_FLOOR)
 
 
+_deep_enough()   # at import too, so it is not raised under a caller that saves and restores it
+
+
 # ---------------------------------------------------------------------------------- encode
 class _Encoder:
     __slots__ = ("default", "strict", "encoders", "max_depth", "min_oob")
@@ -365,12 +368,15 @@ _FIXED = {  # type byte -> (payload length, unpacker)
 
 
 class _Reader:
-    """msgpack -> plain tree; bins are `_Bin` views (offset kept for errors)."""
+    """msgpack -> Python values in one pass, like the compiled core: each map becomes its
+    value as soon as it ends, so both report the first problem in byte order. A bin under an
+    `_rvalue` key stays a `_Bin` until its map is complete."""
 
     __slots__ = ("mv", "pos", "end", "strict", "max_depth", "skip_only", "items", "max_items",
-                 "in_key")
+                 "in_key", "views", "copy", "dict_type", "decoders", "rtype_hook")
 
-    def __init__(self, mv, pos, strict, max_depth, max_items, skip_only=False):
+    def __init__(self, mv, pos, strict, max_depth, max_items, skip_only=False, copy=False,
+                 dict_type=dict, codecs=None, rtype_hook=None, bin_views=False):
         self.skip_only = skip_only
         self.mv = mv
         self.pos = pos
@@ -379,6 +385,11 @@ class _Reader:
         self.max_depth = max_depth
         self.items = self.max_items = max_items   # budget left; skip() does not count
         self.in_key = 0                           # > 0 while a map key is read
+        self.views = bin_views                    # plain bins as views (never in keys)
+        self.copy = copy
+        self.dict_type = dict_type
+        self.decoders = (codecs if codecs is not None else default_registry).decoders
+        self.rtype_hook = rtype_hook
 
     def charge(self, n, start):
         """n more values (array items, map keys and values) against max_items."""
@@ -391,7 +402,7 @@ class _Reader:
             raise DecodeError(
                 f"truncated input: {what} needs {n} bytes, {self.end - self.pos} remain", self.pos)
 
-    def read(self, depth):
+    def read(self, depth, as_ref=False):
         start = self.pos
         self.need(1, "a value")
         b = self.mv[start]
@@ -403,7 +414,7 @@ class _Reader:
         if b <= 0x8F:
             return self.read_map(b & 0x0F, depth, start)
         if b <= 0x9F:
-            return self.read_array(b & 0x0F, depth, start)
+            return self.read_array(b & 0x0F, depth, start, as_ref)
         if b <= 0xBF:
             return self.read_str(b & 0x1F)
         if b == 0xC0:
@@ -419,11 +430,11 @@ class _Reader:
             self.pos = pos + n
             return self.mv[pos] if unpack is None else unpack(self.mv, pos)[0]
         if 0xC4 <= b <= 0xC6:
-            return self.read_bin(self.read_len(1 << (b - 0xC4)))
+            return self.read_bin(self.read_len(1 << (b - 0xC4)), as_ref)
         if 0xD9 <= b <= 0xDB:
             return self.read_str(self.read_len(1 << (b - 0xD9)))
         if b in (0xDC, 0xDD):
-            return self.read_array(self.read_len(2 if b == 0xDC else 4), depth, start)
+            return self.read_array(self.read_len(2 if b == 0xDC else 4), depth, start, as_ref)
         if b in (0xDE, 0xDF):
             return self.read_map(self.read_len(2 if b == 0xDE else 4), depth, start)
         if 0xC7 <= b <= 0xC9 or 0xD4 <= b <= 0xD8:
@@ -449,20 +460,25 @@ class _Reader:
         except UnicodeDecodeError as e:
             raise DecodeError(f"invalid UTF-8 in str: {e.reason}", pos + e.start) from None
 
-    def read_bin(self, n):
+    def read_bin(self, n, as_ref):
         self.need(n, "a bin")
         pos = self.pos
         self.pos = pos + n
-        return _Bin(self.mv[pos:pos + n], pos)
+        if self.skip_only:
+            return None
+        view = self.mv[pos:pos + n]
+        if as_ref:
+            return _Bin(view, pos)
+        return view if self.views else view.tobytes()
 
-    def read_array(self, n, depth, start):
+    def read_array(self, n, depth, start, as_ref):
         if depth >= self.max_depth:
             raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
         self.need(n, f"an array of {n} items")  # each item takes at least one byte
         self.charge(n, start)
         out = []
         for _ in range(n):
-            out.append(self.read(depth + 1))
+            out.append(self.read(depth + 1, as_ref))
         return out
 
     def read_map(self, n, depth, start):
@@ -476,37 +492,72 @@ class _Reader:
         if self.in_key:
             raise DecodeError("a map cannot be a map key or part of one", start)
         self.charge(2 * n, start)
-        out = _Map()
-        out.offset = start
+        d = {}
         for _ in range(n):
             kpos = self.pos
+            views, self.views = self.views, False   # bins in keys are bytes (hashable)
             self.in_key += 1
             key = self.read(depth + 1)
             self.in_key -= 1
-            if isinstance(key, _Bin):
-                key = key.view.tobytes()
+            self.views = views
             if self.strict and not isinstance(key, (str, bytes)):
                 raise DecodeError(
                     f"map key of type {type(key).__name__} is not str "
                     "(strict_map_key=False allows it)", kpos)
             if isinstance(key, list):
-                key = _hashable(key, kpos)
-            try:
-                out[key] = self.read(depth + 1)
-            except TypeError:
-                raise DecodeError(f"map key {key!r} is not hashable", kpos) from None
+                key = _hashable(key)
+            d[key] = self.read(depth + 1, type(key) is str and key == RVALUE)
+        return self.finish_map(d, start)
+
+    def finish_map(self, d, start):
+        """The value of a complete map (the compiled core's `_map` tail and `_rtype_map`)."""
+        rtype = d[RTYPE] if RTYPE in d else None
+        if type(rtype) is not str:
+            if RVALUE in d:
+                d[RVALUE] = self.plain(d[RVALUE], self.views)
+            return d if self.dict_type is dict else self.wrap(d)
+        decoder = self.decoders.get(rtype) if self.decoders else None
+        if RVALUE in d:
+            if decoder is None and rtype in _BINARY_RTYPES:
+                d[RVALUE] = self.buffer(d[RVALUE], start)
+            else:   # set items and orderedmap keys must hash: their bins are bytes
+                d[RVALUE] = self.plain(d[RVALUE], self.views and (
+                    decoder is not None or rtype not in ("set", "orderedmap")))
+        return _built(d, rtype, decoder, start, self.copy, self.rtype_hook,
+                      None if self.dict_type is dict else self.wrap)
+
+    def wrap(self, d):
+        out = self.dict_type()
+        for key, value in d.items():
+            out[key] = value
         return out
 
+    def plain(self, value, views):
+        """An `_rvalue` not consumed as a buffer: bins become bytes (views if `views`)."""
+        if isinstance(value, _Bin):
+            return value.view if views else value.view.tobytes()
+        if isinstance(value, list):
+            return [self.plain(v, views) for v in value]
+        return value
 
-def _hashable(key, pos):
-    """An array key as a tuple; its bins are bytes (a loop, not a generator: no C recursion)."""
+    def buffer(self, value, start):
+        """An `_rvalue` consumed as a buffer: a bin, a list of bins (pieces), or what a nested
+        map decoded to (the build refuses anything but a buffer)."""
+        if isinstance(value, _Bin):
+            return value.view
+        if isinstance(value, list):
+            for v in value:
+                if not isinstance(v, _Bin):
+                    raise DecodeError("_rvalue pieces must be bins", start)
+            return [v.view for v in value]
+        return value
+
+
+def _hashable(key):
+    """An array key as a tuple (a loop, not a generator: no C recursion)."""
     out = []
     for k in key:
-        if isinstance(k, list):
-            k = _hashable(k, pos)
-        elif isinstance(k, _Bin):
-            k = k.view.tobytes()
-        out.append(k)
+        out.append(_hashable(k) if isinstance(k, list) else k)
     return tuple(out)
 
 
@@ -518,23 +569,13 @@ class _Bin:
         self.offset = offset
 
 
-class _Map(dict):
-    """A decoded map that remembers its byte offset (for error messages)."""
-
-    __slots__ = ("offset",)
-
-
 # ----------------------------------------------------------------------------------- decode
 class _Decoder:
-    """`_rtype` maps -> values. The limits matter for `decode()` of a caller's tree; trees
-    from `_Reader` already passed them."""
+    """`_rtype` maps of a caller's tree (`decode()`) -> values, by the reader's rules."""
 
-    __slots__ = ("copy", "dict_type", "decoders", "rtype_hook", "strict", "max_depth",
-                 "bin_views")
+    __slots__ = ("copy", "dict_type", "decoders", "rtype_hook", "strict", "max_depth")
 
-    def __init__(self, copy, dict_type, codecs, rtype_hook, strict_map_key=False,
-                 max_depth=2**31, bin_views=False):
-        self.bin_views = bin_views
+    def __init__(self, copy, dict_type, codecs, rtype_hook, strict_map_key, max_depth):
         self.copy = copy
         self.dict_type = dict_type
         self.decoders = (codecs if codecs is not None else default_registry).decoders
@@ -543,8 +584,6 @@ class _Decoder:
         self.max_depth = max_depth
 
     def dec(self, obj, depth=0):
-        if isinstance(obj, _Bin):
-            return obj.view if self.bin_views else obj.view.tobytes()
         if isinstance(obj, (bytearray, memoryview)):
             return bytes(obj)
         if isinstance(obj, (list, tuple, dict)) and depth >= self.max_depth:
@@ -556,66 +595,62 @@ class _Decoder:
         return obj
 
     def dec_map(self, obj, depth):
-        offset = getattr(obj, "offset", None)
         rtype = obj.get(RTYPE) if RTYPE in obj else None
-        binary = rtype in _BINARY_RTYPES and type(rtype) is str and rtype not in self.decoders
+        binary = type(rtype) is str and rtype in _BINARY_RTYPES and rtype not in self.decoders
         out = {} if binary else self.dict_type()
         for key, value in obj.items():   # every value is decoded, also keys a build drops
             if self.strict and not isinstance(key, (str, bytes)):
                 raise DecodeError(f"map key {key!r} of type {type(key).__name__} is not str "
-                                  "(strict_map_key=False allows it)", offset)
+                                  "(strict_map_key=False allows it)")
             if binary and key == RVALUE and type(key) is str:
-                out[key] = self.dec_binary(value, offset, depth)
+                out[key] = self.dec_binary(value, depth)
             else:
                 out[key] = self.dec(value, depth + 1)
-        if binary:
-            if rtype == "memoryview":
-                return _common.build_memoryview(out, offset, self.copy)
-            return _common.build_ndarray(out, offset, self.copy, typed=rtype == "typedarray")
-        if not isinstance(rtype, str):
+        if type(rtype) is not str:
             return out
-        decoder = self.decoders.get(rtype)
-        if decoder is None:
-            if rtype == "set":
-                return _common.build_set(out, offset)
-            if rtype == "orderedmap":
-                return _common.build_orderedmap(out, offset)
-            if rtype == "error":
-                return _common.build_error(out, offset)
-        out[RTYPE] = out.pop(RTYPE)   # last, as hypha-rpc hands it on
-        if decoder is not None:
-            return decoder(out)
-        if self.rtype_hook is not None:
-            return self.rtype_hook(out)
-        return out
+        return _built(out, rtype, self.decoders.get(rtype), None, self.copy, self.rtype_hook)
 
-    def dec_binary(self, value, offset, depth):
-        """`_rvalue` of a binary rtype: a bin (a view), a list of bins (pieces, joined by the
-        build), or a map that decodes to a buffer (a nested memoryview map)."""
-        if isinstance(value, _Bin):
-            return value.view
+    def dec_binary(self, value, depth):
+        """`_rvalue` of a binary rtype: bytes, a list of bytes (pieces), or a map that decodes
+        to a buffer (a nested memoryview map)."""
         if isinstance(value, (bytes, bytearray, memoryview)):
             return value
         if isinstance(value, (list, tuple)):
             if depth + 1 >= self.max_depth:
                 raise DecodeError(f"nesting deeper than max_depth={self.max_depth}")
-            pieces = []
             for v in value:
-                if isinstance(v, _Bin):
-                    v = v.view
-                elif not isinstance(v, (bytes, bytearray, memoryview)):
-                    raise DecodeError("_rvalue pieces must be bins",
-                                      offset)
-                pieces.append(v)
-            return pieces
+                if not isinstance(v, (bytes, bytearray, memoryview)):
+                    raise DecodeError("_rvalue pieces must be bins")
+            return list(value)
         if isinstance(value, dict):
-            value = self.dec(value, depth + 1)
-            if isinstance(value, (bytes, memoryview)):
-                return value
-        raise DecodeError(f"_rvalue must be binary, got {type(value).__name__}", offset)
+            return self.dec(value, depth + 1)   # the build refuses anything but a buffer
+        return value
 
 
 _BINARY_RTYPES = ("ndarray", "typedarray", "memoryview")
+
+
+def _built(d, rtype, decoder, offset, copy, rtype_hook, wrap=None):
+    """The value of a complete map with a str `_rtype` whose `_rvalue` is ready (a buffer for
+    the binary rtypes); `wrap` turns the plain dict into the caller's dict_type."""
+    if decoder is None:
+        if rtype == "memoryview":
+            return _common.build_memoryview(d, offset, copy)
+        if rtype == "ndarray" or rtype == "typedarray":
+            return _common.build_ndarray(d, offset, copy, typed=rtype == "typedarray")
+        if rtype == "set":
+            return _common.build_set(d, offset)
+        if rtype == "orderedmap":
+            return _common.build_orderedmap(d, offset)
+        if rtype == "error":
+            return _common.build_error(d, offset)
+    d[RTYPE] = d.pop(RTYPE)   # last, as hypha-rpc hands it on
+    out = d if wrap is None else wrap(d)
+    if decoder is not None:
+        return decoder(out)
+    if rtype_hook is not None:
+        return rtype_hook(out)
+    return out
 
 
 def decode(tree, *, copy=False, dict_type=dict, strict_map_key=True, max_size=None,
@@ -631,7 +666,7 @@ def decode(tree, *, copy=False, dict_type=dict, strict_map_key=True, max_size=No
     return _Decoder(copy, dict_type, codecs, rtype_hook, strict_map_key, max_depth).dec(tree)
 
 
-def _reader(buf, offset, strict_map_key, max_size, max_depth, max_items, skip_only=False):
+def _reader(buf, offset, strict_map_key, max_size, max_depth, max_items, **options):
     mv = _common.as_input(buf)
     if not 0 <= offset <= len(mv):
         raise DecodeError(f"offset {offset} outside a buffer of {len(mv)} bytes")
@@ -639,7 +674,7 @@ def _reader(buf, offset, strict_map_key, max_size, max_depth, max_items, skip_on
         raise DecodeError(f"message of {len(mv) - offset} bytes exceeds max_size={max_size}",
                           offset)
     _deep_enough()
-    return _Reader(mv, offset, strict_map_key, max_depth, max_items, skip_only)
+    return _Reader(mv, offset, strict_map_key, max_depth, max_items, **options)
 
 
 def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=True,
@@ -648,10 +683,11 @@ def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=Tru
     """Decode the object starting at `offset`; returns (value, end_offset)."""
     max_size, max_depth, max_items = _common.decode_options(
         dict_type, max_size, max_depth, max_items, codecs, rtype_hook)
-    reader = _reader(buf, offset, strict_map_key, max_size, max_depth, max_items)
-    tree = reader.read(0)
-    decoder = _Decoder(copy, dict_type, codecs, rtype_hook, bin_views=bin_views)
-    return decoder.dec(tree), reader.pos
+    reader = _reader(buf, offset, strict_map_key, max_size, max_depth, max_items, copy=copy,
+                     dict_type=dict_type, codecs=codecs, rtype_hook=rtype_hook,
+                     bin_views=bin_views)
+    value = reader.read(0)
+    return value, reader.pos
 
 
 def unpackb(buf, *, copy=False, dict_type=dict, strict_map_key=True, max_size=DEFAULT_MAX_SIZE,

@@ -10,10 +10,13 @@ from collections import OrderedDict
 import msgpack
 import numpy as np
 import pytest
+
+import polycodec
 from hypothesis import given
 from hypothesis import strategies as st
 
 from polycodec import DecodeError, EncodeError, spec
+from tests.core.agree import both_agree
 from tests.strategies import property_settings, values
 
 FRAMES = {
@@ -60,6 +63,7 @@ def test_truncated_at_every_cut_point(impl, name):
         assert isinstance(err.offset, int) and 0 <= err.offset <= cut, (cut, err.offset)
         with pytest.raises(DecodeError):
             impl.unpack_from(data[:cut])
+        assert both_agree("unpackb", data[:cut]) == ("DecodeError", err.offset)
 
 
 @pytest.mark.parametrize("name", list(FRAMES))
@@ -72,21 +76,22 @@ def test_trailing_data_is_refused_by_unpackb_not_unpack_from(impl, name):
 
 
 # --- declared lengths beyond the input ---------------------------------------------------
-HUGE_HEADERS = {
-    "bin32_4GiB": b"\xc6\xff\xff\xff\xff",
-    "str32_4GiB": b"\xdb\xff\xff\xff\xff",
-    "array32_4G_items": b"\xdd\xff\xff\xff\xff",
-    "map32_4G_items": b"\xdf\xff\xff\xff\xff",
-    "bin16": b"\xc5\xff\xff",
-    "array16": b"\xdc\xff\xff",
-    "ext32": b"\xc9\xff\xff\xff\xff\x01",
+HUGE_HEADERS = {   # header, offset of the error: where the missing bytes would start
+    "bin32_4GiB": (b"\xc6\xff\xff\xff\xff", 5),
+    "str32_4GiB": (b"\xdb\xff\xff\xff\xff", 5),
+    "array32_4G_items": (b"\xdd\xff\xff\xff\xff", 5),
+    "map32_4G_items": (b"\xdf\xff\xff\xff\xff", 5),
+    "bin16": (b"\xc5\xff\xff", 3),
+    "array16": (b"\xdc\xff\xff", 3),
+    "ext32": (b"\xc9\xff\xff\xff\xff\x01", 0),   # refused at its type byte
 }
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", list(HUGE_HEADERS))
 def test_declared_length_beyond_input_allocates_nothing(impl, name):
-    data = HUGE_HEADERS[name] + b"\x00" * 5
+    header, offset = HUGE_HEADERS[name]
+    data = header + b"\x00" * 5
     tracemalloc.start()
     try:
         err = decode_error(impl, data)
@@ -95,14 +100,14 @@ def test_declared_length_beyond_input_allocates_nothing(impl, name):
     finally:
         tracemalloc.stop()
     assert peak < 1 << 20, f"{peak} bytes allocated for a {len(data)}-byte input"
-    assert err.offset is not None and wrapped.offset is not None
+    assert (err.offset, wrapped.offset) == (offset, offset + 2)
 
 
 def test_huge_shape_on_tiny_bytes(impl):
     for shape in ([2**40, 2**40], [2**62, 4], [-1], [1.5], "3", [True, 2]):
         data = msgpack.packb({"_rtype": "ndarray", "_rvalue": b"\x00" * 8, "_rshape": shape,
                               "_rdtype": "float32"})
-        decode_error(impl, data)
+        assert decode_error(impl, data).offset == 0
 
 
 # --- depth -------------------------------------------------------------------------------
@@ -191,7 +196,7 @@ def test_unknown_or_refused_dtype_strings(impl, dtype):
     for rtype, extra in (("ndarray", {"_rshape": [1]}), ("typedarray", {})):
         data = msgpack.packb({"_rtype": rtype, "_rvalue": b"\x00" * 8, "_rdtype": dtype, **extra})
         err = decode_error(impl, data)
-        assert err.offset is not None
+        assert err.offset == 0   # the map that holds the dtype
 
 
 @pytest.mark.parametrize("tree", [
@@ -217,20 +222,21 @@ def test_unknown_or_refused_dtype_strings(impl, dtype):
 ], ids=lambda t: t["_rtype"])
 def test_malformed_core_rtypes(impl, tree):
     err = decode_error(impl, msgpack.packb([0, tree]))
-    assert err.offset is not None
+    assert err.offset == 2   # the `_rtype` map itself
     with pytest.raises(DecodeError):
         impl.decode(msgpack.unpackb(msgpack.packb(tree)))
 
 
 # --- msgpack features hypha never sends ------------------------------------------------------
-@pytest.mark.parametrize("data", [
-    b"\xd4\x01\x00", b"\xd5\x01\x00\x00", b"\xc7\x01\x05\x00", b"\xd6\xff\x00\x00\x00\x00",
-    b"\xc1", b"\x91\xc1", b"\xa2\xff\xfe", b"\x81\xa2\xff\xfe\x01",
+@pytest.mark.parametrize("data,offset", [
+    (b"\xd4\x01\x00", 0), (b"\xd5\x01\x00\x00", 0), (b"\xc7\x01\x05\x00", 0),
+    (b"\xd6\xff\x00\x00\x00\x00", 0), (b"\xc1", 0), (b"\x91\xc1", 1), (b"\xa2\xff\xfe", 1),
+    (b"\x81\xa2\xff\xfe\x01", 2), (b"\x92\xa3ab\xff", 4),
 ], ids=["fixext1", "fixext2", "ext8", "timestamp32", "reserved", "reserved-in-array",
-        "bad-utf8", "bad-utf8-key"])
-def test_ext_reserved_and_invalid_utf8(impl, data):
+        "bad-utf8", "bad-utf8-key", "bad-utf8-third-byte"])
+def test_ext_reserved_and_invalid_utf8(impl, data, offset):
     err = decode_error(impl, data)
-    assert err.offset is not None
+    assert err.offset == offset   # the type byte, or the first invalid UTF-8 byte
 
 
 def test_max_size(impl):
@@ -328,33 +334,31 @@ def test_reassembler_short_chunk_must_be_last(impl):
         r.result()
 
 
-# --- fuzz (hypothesis, no atheris) -------------------------------------------------------------
-def _only_decode_errors(impl, data, **options):
-    try:
-        impl.unpackb(data, **options)
-    except DecodeError:
-        pass
-    try:
-        impl.unpack_from(data, **options)
-    except DecodeError:
-        pass
+# --- fuzz (hypothesis, no atheris): both implementations give the same value, or both a
+# DecodeError at the same offset; any other exception fails the test -------------------------
+def _agree(data, **options):
+    both_agree("unpackb", data, **options)
+    both_agree("unpack_from", data, **options)
+    both_agree("skip", data, max_depth=options.get("max_depth", spec.DEFAULT_MAX_DEPTH))
 
 
 @property_settings(300)
-@given(data=st.binary(max_size=64), lax=st.booleans())
-def test_fuzz_random_bytes(impl, data, lax):
-    _only_decode_errors(impl, data, strict_map_key=not lax, max_depth=32)
+@given(data=st.binary(max_size=64), lax=st.booleans(), views=st.booleans(),
+       items=st.sampled_from([spec.DEFAULT_MAX_ITEMS, 3]))
+def test_fuzz_random_bytes(data, lax, views, items):
+    _agree(data, strict_map_key=not lax, max_depth=32, bin_views=views, max_items=items)
 
 
 @property_settings(200)
 @given(v=values(), edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
-                                  min_size=1, max_size=4), cut=st.integers(0, 10**6))
-def test_fuzz_mutated_frames(impl, v, edits, cut):
-    data = bytearray(impl.packb(v))
+                                  min_size=1, max_size=4), cut=st.integers(0, 10**6),
+       views=st.booleans())
+def test_fuzz_mutated_frames(v, edits, cut, views):
+    data = bytearray(polycodec.fallback.packb(v))
     for pos, byte in edits:
         data[pos % len(data)] = byte
-    _only_decode_errors(impl, bytes(data))
-    _only_decode_errors(impl, bytes(data[: cut % (len(data) + 1)]), strict_map_key=False)
+    _agree(bytes(data), bin_views=views)
+    _agree(bytes(data[: cut % (len(data) + 1)]), strict_map_key=False)
 
 
 @property_settings(100)
@@ -365,14 +369,16 @@ def test_fuzz_mutated_frames(impl, v, edits, cut):
     lambda ch: st.lists(ch, max_size=3) | st.dictionaries(
         st.sampled_from(["_rtype", "_rvalue", "_rshape", "_rdtype", "_rtrace", "x"]), ch, max_size=4),
     max_leaves=12))
-def test_fuzz_rtype_shaped_trees(impl, tree):
-    """Random maps made of `_rtype` keys and values: decode or DecodeError, nothing else."""
+def test_fuzz_rtype_shaped_trees(tree):
+    """Random maps made of `_rtype` keys and values: the same value or the same DecodeError."""
     data = msgpack.packb(tree)
-    _only_decode_errors(impl, data)
-    try:
-        impl.decode(msgpack.unpackb(data))
-    except DecodeError:
-        pass
+    _agree(data)
+    _agree(data, bin_views=True, strict_map_key=False)
+    for impl in polycodec.implementations().values():   # decode() is shared code
+        try:
+            impl.decode(msgpack.unpackb(data))
+        except DecodeError:
+            pass
 
 
 def test_ordered_dict_is_not_an_error(impl):

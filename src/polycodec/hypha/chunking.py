@@ -29,7 +29,7 @@ import warnings
 from dataclasses import dataclass, fields
 
 import polycodec
-from polycodec.spec import CHUNK_SIZE, DEFAULT_MAX_SIZE, MAX_IN_FLIGHT
+from polycodec.spec import CHUNK_SIZE, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE, MAX_IN_FLIGHT
 
 # The largest chunk an accelerated receiver accepts by default (advertised in its built-in
 # service); stock receivers get CHUNK_SIZE (they refuse frames > 524,288 B).
@@ -73,6 +73,7 @@ class Limits:
     max_total_bytes: int = 8 * GiB                    # bytes all partial uploads hold
     reassembly_timeout: float = 600.0                 # seconds from create to process
     max_chunk_size: int = BIG_CHUNK_SIZE              # largest chunk accepted (advertised)
+    max_items: int = DEFAULT_MAX_ITEMS                # values in one decoded message (max_items)
 
     def __post_init__(self):
         for f in fields(self):
