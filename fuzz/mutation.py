@@ -3,16 +3,18 @@
     python fuzz/mutation.py [--rev REV] [--python] [--cython] [--minutes N]
 
 Works in a temporary export of REV (default HEAD), never in the checkout. --python runs
-mutmut 2 on the pure-Python decoder and Hypha envelope/chunking code against the fastest tests
-that cover them (the fallback forced with POLYCODEC_PUREPYTHON=1); --minutes stops it after N
-minutes and reports the mutants tried so far. --cython applies each hand-made mutant of the
-Cython core below, rebuilds in place and runs the compiled core's tests. Prints killed/total.
+mutmut 3 on FILES (default: the fallback decoder, _common, Hypha envelope and chunking) with
+the fallback forced (POLYCODEC_PUREPYTHON=1); mutmut runs, per mutant, only the tests of
+tests/core, tests/golden/test_golden.py and tests/hypha/test_units.py that reach the mutated
+function. --minutes stops it after N minutes (the results so far are kept). --cython applies
+each hand-made mutant of the Cython core below, rebuilds in place and runs the compiled
+core's tests. Prints killed/total and the survivors.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,9 +25,15 @@ PY = os.path.join(ROOT, ".ci", "venv", "bin", "python")
 
 PYTHON_FILES = ["src/polycodec/fallback.py", "src/polycodec/_common.py",
                 "src/polycodec/hypha/envelope.py", "src/polycodec/hypha/chunking.py"]
-PYTHON_TESTS = ("env POLYCODEC_PUREPYTHON=1 PYTHONPATH=src {py} -m pytest -x -q -p no:cacheprovider"
-                " -o addopts= -k 'not cython and not regenerat' tests/core tests/golden/test_golden.py"
-                " tests/hypha/test_units.py")
+PYTHON_TEST_PATHS = ["tests/core", "tests/golden/test_golden.py", "tests/hypha/test_units.py"]
+MUTMUT_CONFIG = """
+[tool.mutmut]
+source_paths = ["src/"]
+only_mutate = {files}
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-o", "addopts=", "-q", "-x",
+                       "-k", "not cython and not regenerat"]
+pytest_add_cli_args_test_selection = {tests}
+"""
 CYTHON_TESTS = ("env PYTHONPATH=src POLYCODEC_REQUIRE_EXT=1 {py} -m pytest -x -q -p no:cacheprovider"
                 " -o addopts= -k 'not python' tests/core tests/golden/test_golden.py")
 
@@ -49,8 +57,8 @@ CYTHON_MUTANTS = [
 ]
 
 
-def sh(cmd, cwd, timeout=None):
-    return subprocess.run(cmd, shell=True, cwd=cwd, timeout=timeout, capture_output=True, text=True)
+def sh(cmd, cwd):
+    return subprocess.run(cmd, shell=True, cwd=cwd, capture_output=True, text=True)
 
 
 def export(rev):
@@ -88,20 +96,35 @@ def run_cython(d):
     print(f"cython: {killed}/{len(CYTHON_MUTANTS)} killed")
 
 
-def run_python(d, minutes):
-    cmd = (f"nice -n 10 {PY} -m mutmut run --paths-to-mutate {','.join(PYTHON_FILES)} "
-           f"--tests-dir tests --simple-output --no-progress "
-           f"--runner \"{PYTHON_TESTS.format(py=PY)}\"")
+def run_python(d, files, minutes):
+    with open(os.path.join(d, "pyproject.toml"), "a") as f:
+        f.write(MUTMUT_CONFIG.format(files=json.dumps(files), tests=json.dumps(PYTHON_TEST_PATHS)))
+    env = dict(os.environ, POLYCODEC_PUREPYTHON="1", PYTHONPATH="src")
     start = time.monotonic()
     try:
-        sh(cmd, d, timeout=minutes * 60 if minutes else None)
+        subprocess.run(["nice", "-n", "10", PY, "-m", "mutmut", "run"], cwd=d, env=env,
+                       timeout=minutes * 60 if minutes else None, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        print(f"python: stopped after {minutes} min")
-    out = sh(f"{PY} -m mutmut results", d).stdout
-    print(out)
-    counts = {k: len(re.findall(r"\d+", m)) for k, m in
-              re.findall(r"(Survived|Timed out|Suspicious|Killed)[^\n]*\n((?:[^\n]*\d[^\n]*\n)*)", out)}
-    print(f"python: mutmut results after {time.monotonic() - start:.0f} s: {counts}")
+        print(f"python: stopped after {minutes:g} min")
+    out = subprocess.run([PY, "-m", "mutmut", "results", "--all", "true"], cwd=d, env=env,
+                         capture_output=True, text=True).stdout
+    status = {}
+    for line in out.splitlines():
+        name, _, state = line.strip().rpartition(": ")
+        if name:
+            status[name] = state
+    counts = {}
+    for state in status.values():
+        counts[state] = counts.get(state, 0) + 1
+    tried = sum(n for k, n in counts.items() if k != "not checked")
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    print(f"python: {counts} after {time.monotonic() - start:.0f} s")
+    if tried:
+        print(f"python: {killed}/{tried} killed ({100 * killed / tried:.1f}%) of the mutants tried")
+    for name, state in sorted(status.items()):
+        if state == "survived":
+            print(f"survived: {name}  (mutmut show {name})")
 
 
 def main():
@@ -110,13 +133,14 @@ def main():
     ap.add_argument("--python", action="store_true")
     ap.add_argument("--cython", action="store_true")
     ap.add_argument("--minutes", type=float, default=0)
+    ap.add_argument("--files", nargs="*", default=PYTHON_FILES)
     a = ap.parse_args()
     d = export(a.rev)
     print(f"mutation: {a.rev} exported to {d}", flush=True)
     if a.cython or not a.python:
         run_cython(d)
     if a.python or not a.cython:
-        run_python(d, a.minutes)
+        run_python(d, a.files, a.minutes)
 
 
 if __name__ == "__main__":
