@@ -53,6 +53,7 @@ cdef object _dtype_str = _common.dtype_str
 cdef object _format_trace = _common.format_trace
 cdef object _format_path = _common.format_path
 cdef object _encode_options = _common.encode_options
+cdef object _CodecRegistry = _common.CodecRegistry
 cdef int _DEPTH_LIMIT = MAX_DEPTH_LIMIT
 cdef dict _DTYPE_STR = _common._DTYPE_STR
 cdef str _S_RTYPE = RTYPE
@@ -75,7 +76,8 @@ cdef class _EncodeState:
         self.buf = NULL
 
     def __init__(self, default, bint strict_map_key, codecs, max_depth, min_oob):
-        if not ((default is None or PyCallable_Check(default)) and codecs is None
+        if not ((default is None or PyCallable_Check(default))
+                and (codecs is None or type(codecs) is _CodecRegistry)
                 and type(max_depth) is int and 0 <= max_depth <= _DEPTH_LIMIT
                 and type(min_oob) is int and min_oob >= 1):
             max_depth, min_oob = _encode_options(default, codecs, max_depth, min_oob)

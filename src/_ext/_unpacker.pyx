@@ -12,6 +12,7 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from cpython.float cimport PyFloat_FromDouble
+from cpython.object cimport PyCallable_Check
 from libc.string cimport memcmp
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 
@@ -45,6 +46,7 @@ cdef object _build_memoryview = _common.build_memoryview
 cdef object _decode_options = _common.decode_options
 cdef object _int_option = _common.int_option
 cdef object _depth_option = _common.depth_option
+cdef object _CodecRegistry = _common.CodecRegistry
 cdef int _DEPTH_LIMIT = MAX_DEPTH_LIMIT
 cdef Py_ssize_t _NDIM_LIMIT = _common.MAX_NDIM
 cdef str _S_RTYPE = RTYPE
@@ -346,7 +348,8 @@ cdef class _DecodeState:
         cdef const unsigned char *p = self.p
         cdef Py_ssize_t pos = self.pos
         cdef Py_ssize_t end = self.end
-        cdef Py_ssize_t nbytes, data, ndim, i, count = 1, dim, dlen
+        cdef Py_ssize_t nbytes, data, ndim, i, count, dim, dlen, itemsize
+        cdef uint64_t ucount = 1
         cdef object o
         cdef unsigned char b
         if end - pos < 15 + 8 + 2 or memcmp(p + pos, b"\xa6_rtype\xa7ndarray\xa7_rvalue", 23):
@@ -395,9 +398,11 @@ cdef class _DecodeState:
                 pos += 5
             else:               # zero (empty array) or 64-bit dims: the general path
                 return None
-            if count > nbytes // dim:   # cannot match the byte length (checked before the
-                return None             # product, which then stays <= nbytes: no overflow)
-            count *= dim
+            if dim > nbytes:    # cannot match the byte length
+                return None
+            ucount *= <uint64_t>dim   # both factors < 2**32: no overflow in 64 unsigned bits
+            if ucount > <uint64_t>nbytes:
+                return None
             o = dim
             Py_INCREF(o)
             PyTuple_SET_ITEM(shape, i, o)
@@ -419,8 +424,10 @@ cdef class _DecodeState:
         dt = _DTYPE_PARSED.get(sdtype)
         if dt is None:
             return None
-        if nbytes % <Py_ssize_t>dt.itemsize or count != nbytes // <Py_ssize_t>dt.itemsize:
+        itemsize = dt.itemsize      # both factors <= nbytes < 2**32: no overflow
+        if itemsize > nbytes or ucount * <uint64_t>itemsize != <uint64_t>nbytes:
             return None
+        count = <Py_ssize_t>ucount
         arr = _frombuffer(self.base, dt, count, data)
         if ndim != 1:
             arr = arr.reshape(shape)
@@ -539,10 +546,12 @@ cdef object _hashable(list key, Py_ssize_t pos):
     return tuple(out)
 
 
-cdef _DecodeState _start(buf, Py_ssize_t offset, max_size):
+cdef _DecodeState _start(buf, offset, max_size):
     """A _DecodeState over `buf` from `offset`; the caller sets the options it needs."""
     base = _common.as_input(buf)
     cdef Py_ssize_t size = len(base)
+    if type(offset) is not int:
+        offset = _int_option("offset", offset, None)
     if offset < 0 or offset > size:
         raise DecodeError(f"offset {offset} outside a buffer of {size} bytes")
     if size - offset > max_size:
@@ -576,12 +585,14 @@ cdef inline bint _plain_int(o, long hi):
     return overflow == 0 and v >= 0 and (hi < 0 or v <= hi)
 
 
-def unpack_from(buf, Py_ssize_t offset=0, *, bint copy=False, dict_type=dict,
+def unpack_from(buf, offset=0, *, bint copy=False, dict_type=dict,
                 bint strict_map_key=True, max_size=DEFAULT_MAX_SIZE,
                 max_depth=DEFAULT_MAX_DEPTH, codecs=None, rtype_hook=None,
                 bint bin_views=False, max_items=DEFAULT_MAX_ITEMS):
     """Decode the object starting at `offset`; returns (value, end_offset)."""
-    if not (dict_type is dict and codecs is None and rtype_hook is None
+    if not ((dict_type is dict or PyCallable_Check(dict_type))
+            and (codecs is None or type(codecs) is _CodecRegistry)
+            and (rtype_hook is None or PyCallable_Check(rtype_hook))
             and _plain_int(max_size, -1) and _plain_int(max_depth, _DEPTH_LIMIT)
             and _plain_int(max_items, -1)):
         max_size, max_depth, max_items = _decode_options(
@@ -616,7 +627,7 @@ def unpackb(buf, *, bint copy=False, dict_type=dict, bint strict_map_key=True,
     return obj
 
 
-def skip(buf, Py_ssize_t offset=0, *, max_size=DEFAULT_MAX_SIZE,
+def skip(buf, offset=0, *, max_size=DEFAULT_MAX_SIZE,
          max_depth=DEFAULT_MAX_DEPTH):
     """End offset of the msgpack object at `offset`, checking only its structure (lengths,
     depth), not its strings, keys or `_rtype` maps."""

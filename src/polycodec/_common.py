@@ -102,14 +102,14 @@ def format_path(parts) -> str:
 
 # ---- options: checked at call time; a bad option is a TypeError/ValueError naming it
 def int_option(name, value, lo, hi=None):
-    """`value` as an int in lo..hi (hi None: no upper bound)."""
+    """`value` as an int in lo..hi (None: no bound that side)."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got bool")
     try:
         n = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
-    if n < lo or (hi is not None and n > hi):
+    if (lo is not None and n < lo) or (hi is not None and n > hi):
         bound = f"at least {lo}" if hi is None else f"in {lo}..{hi}"
         raise ValueError(f"{name} must be {bound}, got {n}")
     return n

@@ -49,7 +49,7 @@ class CodecRegistry:
         typ = conf.get("type")
         if encoder is not None and typ is None:
             raise ValueError(f"codec {name!r} has an encoder but no 'type'")
-        if typ is not None and not _is_type_spec(typ):
+        if encoder is not None and not _is_type_spec(typ):   # decode-only: type unused
             raise TypeError(f"codec {name!r}: type must be a type or a tuple of types "
                             f"(as isinstance takes), got {typ!r:.60}")
         codecs = {

@@ -668,6 +668,8 @@ def decode(tree, *, copy=False, dict_type=dict, strict_map_key=True, max_size=No
 
 def _reader(buf, offset, strict_map_key, max_size, max_depth, max_items, **options):
     mv = _common.as_input(buf)
+    if type(offset) is not int:
+        offset = _common.int_option("offset", offset, None)
     if not 0 <= offset <= len(mv):
         raise DecodeError(f"offset {offset} outside a buffer of {len(mv)} bytes")
     if len(mv) - offset > max_size:

@@ -357,6 +357,7 @@ def test_unpack_from_two_objects_back_to_back(impl):
         impl.unpackb(frame)                     # two objects: unpackb wants exactly one
 
 
+# encode/decode are the fallback's code in both namespaces: both params run the same code.
 def test_encode_decode_trees(impl, ref_rpc):
     v = {"a": (1, 2), "arr": np.arange(4, dtype=">u2").reshape(2, 2), "s": {5}, "e": ValueError("v"),
          "m": memoryview(b"xy"), "n": [None, 1.5, "s", b"b"], "r": {"_rtype": "custom", "k": 1}}
@@ -510,6 +511,7 @@ def test_attribute_dicts_that_shadow_methods(impl):
 
 
 # --- Reassembler(chunk_size=None): the size is chunk 0's length -----------------------------
+# Reassembler is the fallback's code in both namespaces: both params run the same code.
 @pytest.mark.parametrize("size", [1000, 262_144, 2 << 20])
 def test_reassembler_learns_chunk_size_from_chunk_zero(impl, size):
     arr = np.arange(3 * size // 8 + 17, dtype=np.float64)

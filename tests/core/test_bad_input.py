@@ -275,6 +275,7 @@ def test_callable_without_default_is_refused(impl):
 
 
 # --- Reassembler --------------------------------------------------------------------------
+# Reassembler is the fallback's code in both namespaces (the compiled one only copies in C).
 def test_reassembler_duplicates_gaps_range_and_size(impl):
     r = impl.Reassembler(3, max_size=1000, chunk_size=4)
     r.add(0, b"abcd")

@@ -170,7 +170,29 @@ def _run_everything_at_the_cap(impl):
     key = b"\x81" + b"\x91" * (CAP - 1) + b"\xc0\x01"
     out = impl.unpackb(key, max_depth=CAP, strict_map_key=False)
     assert len(out) == 1
+    # the deepest C recursion per level: codec results that hold codec values
+    v = None
+    for _ in range(CAP - 1):
+        v = Wrapped(v)
+    data = impl.packb(v, codecs=WRAP, max_depth=CAP)
+    assert impl.unpackb(data, codecs=WRAP, max_depth=CAP).depth() == CAP - 1
     return True
+
+
+class Wrapped:
+    def __init__(self, inner):
+        self.inner = inner
+
+    def depth(self):
+        n, v = 0, self
+        while isinstance(v, Wrapped):
+            n, v = n + 1, v.inner
+        return n
+
+
+WRAP = CodecRegistry()
+WRAP.register(name="wrapped", type=Wrapped, encoder=lambda o: {"v": o.inner},
+              decoder=lambda d: Wrapped(d["v"]))
 
 
 def test_max_depth_cap_in_the_calling_thread(impl):
@@ -180,7 +202,8 @@ def test_max_depth_cap_in_the_calling_thread(impl):
 @pytest.mark.parametrize("stack", [None, 512 * 1024], ids=["default-stack", "512KiB-stack"])
 def test_max_depth_cap_in_other_threads(impl, stack):
     """A plain threading.Thread and an executor thread with a 512 KiB stack (macOS's default
-    for secondary threads) reach the cap; the compiled core needs about 170 KiB there."""
+    for secondary threads) reach the cap; the compiled core needs up to about 400 KiB there
+    (nested codec values), the fallback's frames are not on the C stack."""
     old = threading.stack_size(stack or 0)
     try:
         result = {}
@@ -373,8 +396,10 @@ def test_max_items_same_on_the_in_place_ndarray_path(impl):
 def test_max_items_default_and_skip(impl):
     assert spec.DEFAULT_MAX_ITEMS == 2**24
     data = b"\xdd" + (2**24 + 1).to_bytes(4, "big") + b"\xc0" * (2**24 + 1)
-    assert decode_error(impl, data).offset == 0
-    assert impl.skip(data) == len(data)          # skip builds nothing and counts nothing
+    assert decode_error(impl, data).offset == 0   # refused at the header, nothing built
+    small = b"\x95" + b"\x90" * 5
+    assert decode_error(impl, small, max_items=3).offset == 0
+    assert impl.skip(small) == len(small)       # skip builds nothing and counts nothing
     with pytest.raises(ValueError, match="max_items"):
         impl.unpackb(b"\x90", max_items=-1)
 
@@ -446,11 +471,21 @@ def test_register_codec_validates_at_registration():
     (lambda m: m.skip(b"\x01", max_size=-1), ValueError, "max_size"),
     (lambda m: m.unpackb(b"\x01", max_items=None), TypeError, "max_items"),
     (lambda m: m.decode(1, dict_type=None), TypeError, "dict_type"),
+    (lambda m: m.unpack_from(b"\x01", 1.0), TypeError, "offset"),
+    (lambda m: m.skip(b"\x01", "0"), TypeError, "offset"),
 ])
 def test_bad_options_name_the_option(impl, call, exc, name):
     with pytest.raises(exc, match=name) as info:
         call(impl)
     assert not isinstance(info.value, (DecodeError, EncodeError))
+
+
+def test_offsets_outside_the_input_are_decode_errors(impl):
+    for offset in (-1, 2, 2**70, -(2**70)):
+        with pytest.raises(DecodeError, match="outside"):
+            impl.unpack_from(b"\x01", offset)
+        with pytest.raises(DecodeError, match="outside"):
+            impl.skip(b"\x01", offset)
 
 
 def test_self_referencing_dict_error_path_is_short(impl):

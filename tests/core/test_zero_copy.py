@@ -170,6 +170,8 @@ def test_segments_do_not_copy_twice_for_many_arrays(impl):
 
 
 # --- chunks and Reassembler --------------------------------------------------------------------
+# chunks and Reassembler are the fallback's code in both namespaces (the compiled Reassembler
+# only copies in C): both params run the same code.
 def _reference_slices(joined: bytes, size: int):
     return [joined[i:i + size] for i in range(0, len(joined), size)]
 
