@@ -8,13 +8,16 @@ the fallback forced (POLYCODEC_PUREPYTHON=1); mutmut runs, per mutant, only the 
 tests/core, tests/golden/test_golden.py and tests/hypha/test_units.py that reach the mutated
 function. --minutes stops it after N minutes (the results so far are kept). --cython applies
 each hand-made mutant of the Cython core below, rebuilds in place and runs the compiled
-core's tests. Prints killed/total and the survivors.
+core's tests. Prints killed/total and the survivors. --retest DIR runs the survivors of an
+earlier run against this checkout's tests/core/test_mutants_*.py.
 """
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -107,13 +110,7 @@ def run_python(d, files, minutes):
                        stderr=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         print(f"python: stopped after {minutes:g} min")
-    out = subprocess.run([PY, "-m", "mutmut", "results", "--all", "true"], cwd=d, env=env,
-                         capture_output=True, text=True).stdout
-    status = {}
-    for line in out.splitlines():
-        name, _, state = line.strip().rpartition(": ")
-        if name:
-            status[name] = state
+    status = _mutmut_status(d, env)
     counts = {}
     for state in status.values():
         counts[state] = counts.get(state, 0) + 1
@@ -127,6 +124,40 @@ def run_python(d, files, minutes):
             print(f"survived: {name}  (mutmut show {name})")
 
 
+def _mutmut_status(d, env):
+    out = subprocess.run([PY, "-m", "mutmut", "results", "--all", "true"], cwd=d, env=env,
+                         capture_output=True, text=True).stdout
+    status = {}
+    for line in out.splitlines():
+        name, _, state = line.strip().rpartition(": ")
+        if name:
+            status[name] = state
+    return status
+
+
+def retest(d):
+    """Run the survivors of an earlier --python run in `d` against this checkout's
+    tests/core/test_mutants_*.py (the tests written for them)."""
+    tests = sorted(glob.glob(os.path.join(ROOT, "tests", "core", "test_mutants_*.py")))
+    for t in tests:
+        shutil.copy(t, os.path.join(d, "mutants", "tests", "core"))
+    names = [os.path.relpath(t, ROOT) for t in tests]
+    env = dict(os.environ, POLYCODEC_PUREPYTHON="1", PYTHONPATH="src")
+    survivors = [n for n, st in _mutmut_status(d, env).items() if st == "survived"]
+    still = []
+    for name in [""] + survivors:    # "": no mutant, the tests must pass
+        r = subprocess.run(["nice", "-n", "10", PY, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                            "-o", "addopts=", *names], cwd=os.path.join(d, "mutants"),
+                           env=dict(env, MUTANT_UNDER_TEST=name), capture_output=True)
+        if not name and r.returncode:
+            raise SystemExit(f"retest: {names} fail without a mutant in {d}")
+        if name and r.returncode == 0:
+            still.append(name)
+    print(f"retest: {len(survivors) - len(still)}/{len(survivors)} survivors killed by {names}")
+    for name in still:
+        print(f"still survives: {name}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rev", default="HEAD")
@@ -134,7 +165,10 @@ def main():
     ap.add_argument("--cython", action="store_true")
     ap.add_argument("--minutes", type=float, default=0)
     ap.add_argument("--files", nargs="*", default=PYTHON_FILES)
+    ap.add_argument("--retest", metavar="DIR", help="folder printed by an earlier --python run")
     a = ap.parse_args()
+    if a.retest:
+        return retest(a.retest)
     d = export(a.rev)
     print(f"mutation: {a.rev} exported to {d}", flush=True)
     if a.cython or not a.python:
