@@ -52,3 +52,13 @@ def test_unsendable_dtype_reason_and_path(impl, array, message):
     with pytest.raises(EncodeError) as e:
         impl.packb({"x": [array]})
     assert str(e.value) == f"{message} (at $['x'][0])"
+
+
+def test_long_keys_in_the_error_path_are_cut_at_40_characters(impl):
+    """A key shown in full up to 40 characters of its repr, cut to 37 + '...' beyond."""
+    with pytest.raises(EncodeError) as e:
+        impl.packb({"k" * 38: object()})          # repr: 40 characters
+    assert str(e.value).endswith("(at $['" + "k" * 38 + "'])")
+    with pytest.raises(EncodeError) as e:
+        impl.packb({"k" * 39: object()})          # repr: 41 characters
+    assert str(e.value).endswith("(at $['" + "k" * 36 + "...])")
