@@ -78,13 +78,14 @@ def build(d):
     return r.returncode == 0
 
 
-def run_cython(d):
+def run_cython(d, only=None):
     if not build(d):
         raise SystemExit("mutation: the unmutated core does not build")
     if sh("nice -n 10 " + CYTHON_TESTS.format(py=PY), d).returncode != 0:
         raise SystemExit("mutation: the tests fail without a mutant")
     killed = 0
-    for name, path, old, new in CYTHON_MUTANTS:
+    chosen = [m for i, m in enumerate(CYTHON_MUTANTS) if only is None or i in only]
+    for name, path, old, new in chosen:
         f = os.path.join(d, path)
         src = open(f).read()
         if old not in src:
@@ -96,7 +97,7 @@ def run_cython(d):
         killed += not ok
         print(f"cython mutant {name!r}: {'SURVIVED' if ok else 'killed'}", flush=True)
     build(d)
-    print(f"cython: {killed}/{len(CYTHON_MUTANTS)} killed")
+    print(f"cython: {killed}/{len(chosen)} killed")
 
 
 def run_python(d, files, minutes):
@@ -165,6 +166,8 @@ def main():
     ap.add_argument("--cython", action="store_true")
     ap.add_argument("--minutes", type=float, default=0)
     ap.add_argument("--files", nargs="*", default=PYTHON_FILES)
+    ap.add_argument("--only", type=lambda v: {int(x) for x in v.split(",")},
+                    help="indexes of CYTHON_MUTANTS to run (e.g. 3,4)")
     ap.add_argument("--retest", metavar="DIR", help="folder printed by an earlier --python run")
     a = ap.parse_args()
     if a.retest:
@@ -172,7 +175,7 @@ def main():
     d = export(a.rev)
     print(f"mutation: {a.rev} exported to {d}", flush=True)
     if a.cython or not a.python:
-        run_cython(d)
+        run_cython(d, a.only)
     if a.python or not a.cython:
         run_python(d, a.files, a.minutes)
 
