@@ -1,5 +1,9 @@
-"""Builds the Cython core. Set POLYCODEC_NO_EXT=1 to install the pure-Python fallback only."""
+"""Builds the Cython core. Set POLYCODEC_NO_EXT=1 to install the pure-Python fallback only.
+
+POLYCODEC_EXTRA_CFLAGS / POLYCODEC_EXTRA_LDFLAGS are added after -O3 (sanitizer and fuzzer
+builds: fuzz/build; they override the optimisation level, which CFLAGS cannot)."""
 import os
+import shlex
 
 from setuptools import Extension, setup
 
@@ -20,7 +24,9 @@ def extensions():
             # binary also runs on numpy 1.x
             include_dirs=["src/_ext", numpy.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-            extra_compile_args=["-O3"],
+            # extra flags come after -O3 (the fuzz and sanitizer builds)
+            extra_compile_args=["-O3", *shlex.split(os.environ.get("POLYCODEC_EXTRA_CFLAGS", ""))],
+            extra_link_args=shlex.split(os.environ.get("POLYCODEC_EXTRA_LDFLAGS", "")),
         )
         for name in MODULES
     ]

@@ -1,0 +1,156 @@
+"""Differential decode: every decode entry point on the compiled core and on the fallback.
+
+Input layout: 4 option bytes, then the message. Both implementations must give the same value
+(fuzz/harness.py `same`) or both raise DecodeError; any other exception is a finding. Per
+implementation the entry points must agree with each other (unpackb == unpack_from at 0, skip
+ends where unpack_from ends) and the input buffer must come back unchanged.
+
+A new entry point joins by adding one function to ENTRY_POINTS: it gets (impl, case) and
+returns the `outcome(...)` of its call; `case.opts` are the unpackb options chosen for this
+input (only those the implementation accepts).
+"""
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+
+from harness import INPUT_KINDS, Choices, Finding, as_kind, outcome, same, same_outcome
+
+import polycodec
+from polycodec import CodecRegistry, fallback, spec
+
+compiled = polycodec.implementations().get("cython")
+if compiled is None:
+    raise SystemExit("fuzz: the compiled core is not importable (fuzz/build, then PYTHONPATH)")
+
+ACCEPTED = set(inspect.signature(fallback.unpackb).parameters)
+DECODE_ACCEPTED = set(inspect.signature(fallback.decode).parameters)
+
+DEPTHS = (spec.DEFAULT_MAX_DEPTH, 0, 1, 2, 3, 8, 64, spec.DEFAULT_MAX_DEPTH)
+ITEMS = (None, 0, 1, 2, 5, 16, 100, None)
+
+
+def _hook(d):
+    return ("hook", d)
+
+
+def _registry():
+    reg = CodecRegistry()
+    reg.register(name="point", decoder=lambda d: ("point", d))
+    reg.register(name="set", decoder=lambda d: ("myset", d))        # overrides a built-in form
+    reg.register(name="ndarray", decoder=lambda d: ("myarray", d))  # turns off the fast reader
+    return reg
+
+
+REGISTRY = _registry()
+
+
+class Case:
+    """The options and buffers chosen for one input."""
+
+    def __init__(self, data: bytes):
+        ch = Choices(data)
+        flags, depth, limits, off = ch.byte(), ch.byte(), ch.byte(), ch.byte()
+        self.payload = ch.rest()
+        self.kind = INPUT_KINDS[(flags >> 4) & 3]
+        n = len(self.payload)
+        opts = {
+            "bin_views": bool(flags & 1),
+            "strict_map_key": not flags & 2,
+            "copy": bool(flags & 4),
+            "dict_type": OrderedDict if flags & 8 else dict,
+            "max_depth": DEPTHS[depth & 7],
+        }
+        if flags & 0x40:
+            opts["rtype_hook"] = _hook
+        if flags & 0x80:
+            opts["codecs"] = REGISTRY
+        sizes = (spec.DEFAULT_MAX_SIZE, 0, 1, n - 1, n, n + 1, 16, spec.DEFAULT_MAX_SIZE)
+        opts["max_size"] = max(sizes[limits & 7], 0)
+        items = ITEMS[(limits >> 3) & 7]
+        if items is not None:
+            opts["max_items"] = items
+        self.opts = {k: v for k, v in opts.items() if k in ACCEPTED}
+        self.limits = {k: v for k, v in self.opts.items() if k in ("max_size", "max_depth")}
+        self.offset = -1 if off == 255 else off % (n + 2)
+        self.splits = sorted({(depth * 7) % (n + 1), (off * 13) % (n + 1)})   # streaming decoders
+        self.last = None
+
+    def buf(self):
+        self.last = as_kind(self.payload, self.kind)
+        return self.last
+
+
+def unpackb(impl, case):
+    return outcome(impl.unpackb, case.buf(), **case.opts)
+
+
+def unpack_from(impl, case):
+    return outcome(impl.unpack_from, case.buf(), case.offset, **case.opts)
+
+
+def unpack_from_0(impl, case):
+    return outcome(impl.unpack_from, case.buf(), 0, **case.opts)
+
+
+def skip(impl, case):
+    return outcome(impl.skip, case.buf(), case.offset, **case.limits)
+
+
+def decoder(impl, case):
+    """The reusable Decoder object (options fixed at construction)."""
+    return outcome(lambda: impl.Decoder(**case.opts).decode(case.buf()))
+
+
+def decoder_from(impl, case):
+    return outcome(lambda: impl.Decoder(**case.opts).decode_from(case.buf(), case.offset))
+
+
+ENTRY_POINTS = [unpackb, unpack_from, unpack_from_0, skip]
+if hasattr(compiled, "Decoder") and hasattr(fallback, "Decoder"):
+    ENTRY_POINTS += [decoder, decoder_from]
+# A streaming decoder joins the same way: feed case.buf() in the pieces cut at case.splits and
+# return outcome(...) of the list of values it yields.
+
+
+def _consistent(name, case, res):
+    """One implementation's entry points against each other."""
+    b, f0, f, s = res["unpackb"], res["unpack_from_0"], res["unpack_from"], res["skip"]
+    if b[0] == "ok":
+        if f0[0] != "ok" or f0[1][1] != len(case.payload):
+            raise Finding(f"{name}: unpackb decodes, unpack_from(0) gives {f0[0]}")
+        same(b[1], f0[1][0], "unpackb vs unpack_from(0)")
+    if f[0] == "ok" and s != ("ok", f[1][1]):
+        raise Finding(f"{name}: unpack_from ends at {f[1][1]}, skip gives {s}")
+    for one, many in (("decoder", "unpackb"), ("decoder_from", "unpack_from")):
+        if one in res:
+            same_outcome(res[one], res[many], f"{name}: {one} vs {many}")
+
+
+def _decode_tree(case):
+    """decode() is one shared function: it must give a value or DecodeError for any tree."""
+    try:
+        import msgpack
+        tree = msgpack.unpackb(case.payload, raw=False, strict_map_key=False)
+    except Exception:
+        return
+    opts = {k: v for k, v in case.opts.items() if k in DECODE_ACCEPTED}
+    outcome(fallback.decode, tree, **opts)
+
+
+def one_input(data: bytes):
+    case = Case(data)
+    results = {}
+    for impl, name in ((compiled, "compiled"), (fallback, "fallback")):
+        res = {}
+        for entry in ENTRY_POINTS:
+            res[entry.__name__] = entry(impl, case)
+            if bytes(memoryview(case.last).cast("B")) != case.payload:
+                raise Finding(f"{name} {entry.__name__} changed the input")
+        _consistent(name, case, res)
+        results[name] = res
+    for entry in ENTRY_POINTS:
+        same_outcome(results["compiled"][entry.__name__], results["fallback"][entry.__name__],
+                     f"{entry.__name__} {case.kind} {case.opts}")
+    if case.payload[:1] in (b"\x80", b"\x81", b"\x82", b"\x83", b"\x84", b"\x91", b"\x92"):
+        _decode_tree(case)
