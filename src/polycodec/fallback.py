@@ -146,11 +146,12 @@ class _Encoder:
             if rtype is not _MISSING and key == RTYPE and type(key) is str:
                 continue
             try:
+                wire = key
                 if not strict and not isinstance(key, (str, bytes)):
-                    key = _Key(self.enc(key, depth + 1))
-                out[key] = self.enc(value, depth + 1)
+                    wire = _Key(self.enc(key, depth + 1))
+                out[wire] = self.enc(value, depth + 1)
             except _Fail as e:
-                e.parts.append(key)
+                e.parts.append(key)   # the caller's key, never the internal _Key
                 raise
         if rtype is not _MISSING:
             out[RTYPE] = self.enc(rtype, depth + 1)
@@ -996,9 +997,12 @@ class Reassembler:
         if self.count is not None and count != self.count:
             raise DecodeError(f"count {count} differs from the announced {self.count}")
         self._check_count(count, self.chunk_size)
-        if count and self.chunk_size is None:
-            raise DecodeError(f"incomplete message: chunk 0 is missing"
-                              f" ({len(self._early)} later chunks held)")
+        if self.chunk_size is None and (count or self._early):
+            if count:
+                raise DecodeError(f"incomplete message: chunk 0 is missing"
+                                  f" ({len(self._early)} later chunks held)")
+            raise DecodeError(f"unexpected chunks {sorted(self._early)[:10]} in a message "
+                              f"of 0 chunks")
         if len(self._got) != count or self._top != count - 1:
             miss = self.missing(count)
             extra = sorted(i for i in self._got if i >= count)

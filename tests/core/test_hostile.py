@@ -341,6 +341,18 @@ def test_failed_add_of_chunk_zero_is_a_no_op(impl):
     assert bytes(r2.result()) == b"abcdefgh"
 
 
+@pytest.mark.parametrize("chunk_size", [None, 4])
+def test_result_of_zero_chunks_refuses_held_chunks(impl, chunk_size):
+    # found by the Reassembler fuzz target: with chunk_size=None, chunks held before chunk 0
+    # were ignored by result(0), which returned b"" (shared fallback code in both)
+    r = impl.Reassembler(chunk_size=chunk_size)
+    r.add(1, b"abcd")
+    r.add(2, b"c")
+    with pytest.raises(DecodeError, match=r"unexpected chunks \[1, 2\]"):
+        r.result(0)
+    assert bytes(impl.Reassembler(chunk_size=chunk_size).result(0)) == b""
+
+
 def test_failed_add_leaves_the_short_chunk_unset(impl):
     r = impl.Reassembler(max_size=10, chunk_size=4)
     with pytest.raises(DecodeError, match="max_size"):
@@ -501,3 +513,10 @@ def test_self_referencing_dict_error_path_is_short(impl):
     with pytest.raises(EncodeError) as info:
         impl.packb(long_key)
     assert len(info.value.path) < 100 and info.value.path.startswith("$['kkk")
+
+
+def test_error_path_names_a_non_str_key_as_given(impl):
+    # the fallback once showed its internal wrapper of an encoded key in the path
+    with pytest.raises(EncodeError) as e:
+        impl.packb({1: {b"k": {object()}}}, strict_map_key=False)
+    assert e.value.path == "$[1][b'k']['_rvalue'][0]"
