@@ -121,9 +121,10 @@ def _ops(ch):
 
 def _chunks(ch):
     size = ch.byte() % 33 - 1          # -1 and 0 must be refused
-    cuts = sorted({ch.byte() for _ in range(ch.byte() % 5)})
+    cuts = {ch.byte() for _ in range(ch.byte() % 5)}
     payload = ch.rest()
-    bounds = [0, *[c % (len(payload) + 1) for c in cuts], len(payload)]
+    # sorted after the modulo: the segments must tile the payload
+    bounds = [0, *sorted(c % (len(payload) + 1) for c in cuts), len(payload)]
     segments = [payload[a:b] for a, b in zip(bounds, bounds[1:])]
     if size <= 0:   # the caller's own argument: ValueError, not a decode error
         for name, impl in IMPLS:
