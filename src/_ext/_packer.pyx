@@ -18,7 +18,7 @@ from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 
 from _endian cimport pc_store16, pc_store32, pc_store64, pc_double_bits
-from _pyfast cimport pc_plain, pc_small_long
+from _pyfast cimport pc_plain, pc_small_long, pc_fail_part
 
 import numpy as np
 cimport numpy as cnp
@@ -431,31 +431,35 @@ cdef class _EncodeState:
     cdef int _list(self, list obj, int depth) except -1:
         cdef Py_ssize_t n = PyList_GET_SIZE(obj)
         cdef Py_ssize_t i = 0
-        self._head(0x90, 16, 0, 0xDC, 0xDD, n)
-        try:                      # one handler per container, not per item: the hot path
-            while i < n and i < PyList_GET_SIZE(obj):   # a hook may have shortened it
-                if pc_plain(PyList_GET_ITEM(obj, i)):     # no Python code runs: borrowed
-                    self._pack(<object>PyList_GET_ITEM(obj, i), depth + 1)
+        cdef int r
+        if n < 16:
+            self._byte(0x90 | n)
+        else:
+            self._head(0x90, 16, 0, 0xDC, 0xDD, n)
+        while i < n and i < PyList_GET_SIZE(obj):   # a hook may have shortened it
+            if pc_plain(PyList_GET_ITEM(obj, i)):     # no Python code runs: borrowed
+                r = (<_pack_fn>_EncodeState._pack)(self, <object>PyList_GET_ITEM(obj, i),
+                                                   depth + 1)
+            else:
+                item = <object>PyList_GET_ITEM(obj, i)  # held while hooks may run
+                if PyList_CheckExact(item) and depth + 1 < self.max_depth and \
+                        not self.encoders:          # a nested list: what _container does
+                    r = (<_list_fn>_EncodeState._list)(self, <list>item, depth + 1)
                 else:
-                    item = <object>PyList_GET_ITEM(obj, i)  # held while hooks may run
-                    self._pack(item, depth + 1)
-                i += 1
-        except _Fail as e:
-            e.parts.append(i)
-            raise
+                    r = (<_pack_fn>_EncodeState._pack)(self, item, depth + 1)
+            if r < 0:
+                return pc_fail_part(_Fail, i)
+            i += 1
         return 0
 
     cdef int _tuple(self, tuple obj, int depth) except -1:
         cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
         cdef Py_ssize_t i = 0
         self._head(0x90, 16, 0, 0xDC, 0xDD, n)
-        try:
-            while i < n:
-                self._pack(<object>PyTuple_GET_ITEM(obj, i), depth + 1)  # the tuple holds it
-                i += 1
-        except _Fail as e:
-            e.parts.append(i)
-            raise
+        while i < n:
+            if (<_pack_fn>_EncodeState._pack)(self, <object>PyTuple_GET_ITEM(obj, i), depth + 1) < 0:  # the tuple holds it
+                return pc_fail_part(_Fail, i)
+            i += 1
         return 0
 
     cdef int _seq(self, obj, int depth) except -1:
@@ -697,6 +701,12 @@ cdef class _EncodeState:
             return self._pack(obj, 0)
         except _Fail as e:
             raise EncodeError(e.reason, _format_path(e.parts)) from None
+
+
+# _pack without Cython's error check at the call: a container's loop then records its index
+# in the EncodeError path only when an item failed (no exception state saved per container).
+ctypedef int (*_pack_fn)(_EncodeState, object, int) noexcept
+ctypedef int (*_list_fn)(_EncodeState, list, int) noexcept
 
 
 cdef object _byte_view(arr):
