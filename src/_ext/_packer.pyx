@@ -479,59 +479,64 @@ cdef class _EncodeState:
             out = self.default(obj)
             if out is not obj:
                 return self._pack(out, depth + 1)
-        self._head(0x80, 16, 0, 0xDE, 0xDF, len(obj))
+        cdef Py_ssize_t n = len(obj)
+        if n < 16:
+            self._byte(0x80 | n)
+        else:
+            self._head(0x80, 16, 0, 0xDE, 0xDF, n)
         cdef Py_ssize_t ppos = 0
         cdef PyObject *pk = NULL
         cdef PyObject *pv
         cdef bint has_rtype = False
-        cdef bint held = False    # `key` holds the current key (else pk, borrowed, names it)
+        cdef int r
         rvalue = None
-        key = None
-        try:
-            # Keys and plain values are used borrowed: writing them runs no Python code, so
-            # the dict cannot change meanwhile. Other values may call hooks: references then.
-            while PyDict_Next(obj, &ppos, &pk, &pv):
-                held = False
-                if PyUnicode_CheckExact(<object>pk):
-                    # an exact-str `_rtype` key is written last, with its value
-                    if PyUnicode_IS_COMPACT_ASCII(<object>pk) and \
-                            PyUnicode_GET_LENGTH(<object>pk) == 6 and \
-                            (<const char*>PyUnicode_DATA(<object>pk))[0] == b'_' and \
-                            memcmp(PyUnicode_DATA(<object>pk), b"_rtype", 6) == 0:
-                        has_rtype = True
-                        rvalue = <object>pv
-                        continue
-                    self._str(<object>pk)
-                else:
-                    key = <object>pk
-                    held = True
-                    value = <object>pv
-                    if PyUnicode_Check(key):
-                        self._str(key)
-                    elif PyBytes_Check(key):
-                        self._bytes(key)
-                    elif self.strict:
-                        raise _Fail(f"map key {key!r} of type {type(key).__name__} is not "
-                                    "str (strict_map_key=False allows it)")
-                    else:
-                        self._pack(key, depth + 1)
-                    self._pack(value, depth + 1)
+        # Keys and plain values are used borrowed: writing them runs no Python code, so the
+        # dict cannot change meanwhile. Other values may call hooks: references then. A
+        # failure adds the key to the EncodeError path on the way out (no per-dict try).
+        while PyDict_Next(obj, &ppos, &pk, &pv):
+            if PyUnicode_CheckExact(<object>pk):
+                # an exact-str `_rtype` key is written last, with its value
+                if PyUnicode_IS_COMPACT_ASCII(<object>pk) and \
+                        PyUnicode_GET_LENGTH(<object>pk) == 6 and \
+                        (<const char*>PyUnicode_DATA(<object>pk))[0] == b'_' and \
+                        memcmp(PyUnicode_DATA(<object>pk), b"_rtype", 6) == 0:
+                    has_rtype = True
+                    rvalue = <object>pv     # held: hooks may run before it is written
                     continue
+                if (<_obj_fn>_EncodeState._str)(self, <object>pk) < 0:
+                    return pc_fail_part(_Fail, <object>pk)
                 if pc_plain(pv):
-                    self._pack(<object>pv, depth + 1)
+                    r = (<_pack_fn>_EncodeState._pack)(self, <object>pv, depth + 1)
+                    if r < 0:
+                        return pc_fail_part(_Fail, <object>pk)
+                    continue
+            key = <object>pk
+            value = <object>pv
+            if not PyUnicode_CheckExact(key):
+                if PyUnicode_Check(key):
+                    r = (<_obj_fn>_EncodeState._str)(self, key)
+                elif PyBytes_Check(key):
+                    r = (<_obj_fn>_EncodeState._bytes)(self, key)
+                elif self.strict:
+                    e = _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
+                              "(strict_map_key=False allows it)")
+                    e.parts.append(key)
+                    raise e
                 else:
-                    key = <object>pk
-                    held = True
-                    value = <object>pv
-                    self._pack(value, depth + 1)
-            if has_rtype:
-                key = _S_RTYPE
-                held = True
-                self._str(_S_RTYPE)
-                self._pack(rvalue, depth + 1)
-        except _Fail as e:
-            e.parts.append(key if held else <object>pk)
-            raise
+                    r = (<_pack_fn>_EncodeState._pack)(self, key, depth + 1)
+                if r < 0:
+                    return pc_fail_part(_Fail, key)
+            if PyList_CheckExact(value) and depth + 1 < self.max_depth and \
+                    not self.encoders:          # a list value: what _container does
+                r = (<_list_fn>_EncodeState._list)(self, <list>value, depth + 1)
+            else:
+                r = (<_pack_fn>_EncodeState._pack)(self, value, depth + 1)
+            if r < 0:
+                return pc_fail_part(_Fail, key)
+        if has_rtype:
+            self._str(_S_RTYPE)
+            if (<_pack_fn>_EncodeState._pack)(self, rvalue, depth + 1) < 0:
+                return pc_fail_part(_Fail, _S_RTYPE)
         return 0
 
     cdef int _other(self, obj, int depth) except -1:
@@ -707,6 +712,7 @@ cdef class _EncodeState:
 # in the EncodeError path only when an item failed (no exception state saved per container).
 ctypedef int (*_pack_fn)(_EncodeState, object, int) noexcept
 ctypedef int (*_list_fn)(_EncodeState, list, int) noexcept
+ctypedef int (*_obj_fn)(_EncodeState, object) noexcept
 
 
 cdef object _byte_view(arr):
