@@ -363,6 +363,12 @@ cdef class _EncodeState:
         return self._container(obj, depth)
 
     cdef int _container(self, obj, int depth) except -1:
+        if obj is None:             # None and bools are common record values: before the rest
+            return self._byte(0xC0)
+        if obj is True:
+            return self._byte(0xC3)
+        if obj is False:
+            return self._byte(0xC2)
         if PyDict_CheckExact(obj) or PyList_CheckExact(obj) or PyTuple_CheckExact(obj):
             if depth >= self.max_depth:
                 raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
