@@ -449,8 +449,10 @@ cdef class _EncodeState:
             else:
                 item = <object>PyList_GET_ITEM(obj, i)  # held while hooks may run
                 if PyList_CheckExact(item) and depth + 1 < self.max_depth and \
-                        not self.encoders:          # a nested list: what _container does
+                        not self.encoders:          # nested lists and dicts: what _container does
                     r = (<_list_fn>_EncodeState._list)(self, <list>item, depth + 1)
+                elif PyDict_CheckExact(item) and depth + 1 < self.max_depth:
+                    r = (<_dict_fn>_EncodeState._dict)(self, <dict>item, depth + 1)
                 else:
                     r = (<_pack_fn>_EncodeState._pack)(self, item, depth + 1)
             if r < 0:
@@ -533,8 +535,10 @@ cdef class _EncodeState:
                 if r < 0:
                     return pc_fail_part(_Fail, key)
             if PyList_CheckExact(value) and depth + 1 < self.max_depth and \
-                    not self.encoders:          # a list value: what _container does
+                    not self.encoders:          # list and dict values: what _container does
                 r = (<_list_fn>_EncodeState._list)(self, <list>value, depth + 1)
+            elif PyDict_CheckExact(value) and depth + 1 < self.max_depth:
+                r = (<_dict_fn>_EncodeState._dict)(self, <dict>value, depth + 1)
             else:
                 r = (<_pack_fn>_EncodeState._pack)(self, value, depth + 1)
             if r < 0:
@@ -719,6 +723,7 @@ cdef class _EncodeState:
 ctypedef int (*_pack_fn)(_EncodeState, object, int) noexcept
 ctypedef int (*_list_fn)(_EncodeState, list, int) noexcept
 ctypedef int (*_obj_fn)(_EncodeState, object) noexcept
+ctypedef int (*_dict_fn)(_EncodeState, dict, int) noexcept
 
 
 cdef object _byte_view(arr):
