@@ -18,7 +18,7 @@ from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 
 from _endian cimport pc_store16, pc_store32, pc_store64, pc_double_bits
-from _pyfast cimport pc_plain, pc_small_long
+from _pyfast cimport pc_plain, pc_small_long, pc_fail_part
 
 import numpy as np
 cimport numpy as cnp
@@ -363,6 +363,12 @@ cdef class _EncodeState:
         return self._container(obj, depth)
 
     cdef int _container(self, obj, int depth) except -1:
+        if obj is None:             # None and bools are common record values: before the rest
+            return self._byte(0xC0)
+        if obj is True:
+            return self._byte(0xC3)
+        if obj is False:
+            return self._byte(0xC2)
         if PyDict_CheckExact(obj) or PyList_CheckExact(obj) or PyTuple_CheckExact(obj):
             if depth >= self.max_depth:
                 raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
@@ -431,31 +437,37 @@ cdef class _EncodeState:
     cdef int _list(self, list obj, int depth) except -1:
         cdef Py_ssize_t n = PyList_GET_SIZE(obj)
         cdef Py_ssize_t i = 0
-        self._head(0x90, 16, 0, 0xDC, 0xDD, n)
-        try:                      # one handler per container, not per item: the hot path
-            while i < n and i < PyList_GET_SIZE(obj):   # a hook may have shortened it
-                if pc_plain(PyList_GET_ITEM(obj, i)):     # no Python code runs: borrowed
-                    self._pack(<object>PyList_GET_ITEM(obj, i), depth + 1)
+        cdef int r
+        if n < 16:
+            self._byte(0x90 | n)
+        else:
+            self._head(0x90, 16, 0, 0xDC, 0xDD, n)
+        while i < n and i < PyList_GET_SIZE(obj):   # a hook may have shortened it
+            if pc_plain(PyList_GET_ITEM(obj, i)):     # no Python code runs: borrowed
+                r = (<_pack_fn>_EncodeState._pack)(self, <object>PyList_GET_ITEM(obj, i),
+                                                   depth + 1)
+            else:
+                item = <object>PyList_GET_ITEM(obj, i)  # held while hooks may run
+                if PyList_CheckExact(item) and depth + 1 < self.max_depth and \
+                        not self.encoders:          # nested lists and dicts: what _container does
+                    r = (<_list_fn>_EncodeState._list)(self, <list>item, depth + 1)
+                elif PyDict_CheckExact(item) and depth + 1 < self.max_depth:
+                    r = (<_dict_fn>_EncodeState._dict)(self, <dict>item, depth + 1)
                 else:
-                    item = <object>PyList_GET_ITEM(obj, i)  # held while hooks may run
-                    self._pack(item, depth + 1)
-                i += 1
-        except _Fail as e:
-            e.parts.append(i)
-            raise
+                    r = (<_pack_fn>_EncodeState._pack)(self, item, depth + 1)
+            if r < 0:
+                return pc_fail_part(_Fail, i)
+            i += 1
         return 0
 
     cdef int _tuple(self, tuple obj, int depth) except -1:
         cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
         cdef Py_ssize_t i = 0
         self._head(0x90, 16, 0, 0xDC, 0xDD, n)
-        try:
-            while i < n:
-                self._pack(<object>PyTuple_GET_ITEM(obj, i), depth + 1)  # the tuple holds it
-                i += 1
-        except _Fail as e:
-            e.parts.append(i)
-            raise
+        while i < n:
+            if (<_pack_fn>_EncodeState._pack)(self, <object>PyTuple_GET_ITEM(obj, i), depth + 1) < 0:  # the tuple holds it
+                return pc_fail_part(_Fail, i)
+            i += 1
         return 0
 
     cdef int _seq(self, obj, int depth) except -1:
@@ -475,59 +487,66 @@ cdef class _EncodeState:
             out = self.default(obj)
             if out is not obj:
                 return self._pack(out, depth + 1)
-        self._head(0x80, 16, 0, 0xDE, 0xDF, len(obj))
+        cdef Py_ssize_t n = len(obj)
+        if n < 16:
+            self._byte(0x80 | n)
+        else:
+            self._head(0x80, 16, 0, 0xDE, 0xDF, n)
         cdef Py_ssize_t ppos = 0
         cdef PyObject *pk = NULL
         cdef PyObject *pv
         cdef bint has_rtype = False
-        cdef bint held = False    # `key` holds the current key (else pk, borrowed, names it)
+        cdef int r
         rvalue = None
-        key = None
-        try:
-            # Keys and plain values are used borrowed: writing them runs no Python code, so
-            # the dict cannot change meanwhile. Other values may call hooks: references then.
-            while PyDict_Next(obj, &ppos, &pk, &pv):
-                held = False
-                if PyUnicode_CheckExact(<object>pk):
-                    # an exact-str `_rtype` key is written last, with its value
-                    if PyUnicode_IS_COMPACT_ASCII(<object>pk) and \
-                            PyUnicode_GET_LENGTH(<object>pk) == 6 and \
-                            (<const char*>PyUnicode_DATA(<object>pk))[0] == b'_' and \
-                            memcmp(PyUnicode_DATA(<object>pk), b"_rtype", 6) == 0:
-                        has_rtype = True
-                        rvalue = <object>pv
-                        continue
-                    self._str(<object>pk)
-                else:
-                    key = <object>pk
-                    held = True
-                    value = <object>pv
-                    if PyUnicode_Check(key):
-                        self._str(key)
-                    elif PyBytes_Check(key):
-                        self._bytes(key)
-                    elif self.strict:
-                        raise _Fail(f"map key {key!r} of type {type(key).__name__} is not "
-                                    "str (strict_map_key=False allows it)")
-                    else:
-                        self._pack(key, depth + 1)
-                    self._pack(value, depth + 1)
+        # Keys and plain values are used borrowed: writing them runs no Python code, so the
+        # dict cannot change meanwhile. Other values may call hooks: references then. A
+        # failure adds the key to the EncodeError path on the way out (no per-dict try).
+        while PyDict_Next(obj, &ppos, &pk, &pv):
+            if PyUnicode_CheckExact(<object>pk):
+                # an exact-str `_rtype` key is written last, with its value
+                if PyUnicode_IS_COMPACT_ASCII(<object>pk) and \
+                        PyUnicode_GET_LENGTH(<object>pk) == 6 and \
+                        (<const char*>PyUnicode_DATA(<object>pk))[0] == b'_' and \
+                        memcmp(PyUnicode_DATA(<object>pk), b"_rtype", 6) == 0:
+                    has_rtype = True
+                    rvalue = <object>pv     # held: hooks may run before it is written
                     continue
+                if (<_obj_fn>_EncodeState._str)(self, <object>pk) < 0:
+                    return pc_fail_part(_Fail, <object>pk)
                 if pc_plain(pv):
-                    self._pack(<object>pv, depth + 1)
+                    r = (<_pack_fn>_EncodeState._pack)(self, <object>pv, depth + 1)
+                    if r < 0:
+                        return pc_fail_part(_Fail, <object>pk)
+                    continue
+            key = <object>pk
+            value = <object>pv
+            if not PyUnicode_CheckExact(key):
+                if PyUnicode_Check(key):
+                    r = (<_obj_fn>_EncodeState._str)(self, key)
+                elif PyBytes_Check(key):
+                    r = (<_obj_fn>_EncodeState._bytes)(self, key)
+                elif self.strict:
+                    e = _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
+                              "(strict_map_key=False allows it)")
+                    e.parts.append(key)
+                    raise e
                 else:
-                    key = <object>pk
-                    held = True
-                    value = <object>pv
-                    self._pack(value, depth + 1)
-            if has_rtype:
-                key = _S_RTYPE
-                held = True
-                self._str(_S_RTYPE)
-                self._pack(rvalue, depth + 1)
-        except _Fail as e:
-            e.parts.append(key if held else <object>pk)
-            raise
+                    r = (<_pack_fn>_EncodeState._pack)(self, key, depth + 1)
+                if r < 0:
+                    return pc_fail_part(_Fail, key)
+            if PyList_CheckExact(value) and depth + 1 < self.max_depth and \
+                    not self.encoders:          # list and dict values: what _container does
+                r = (<_list_fn>_EncodeState._list)(self, <list>value, depth + 1)
+            elif PyDict_CheckExact(value) and depth + 1 < self.max_depth:
+                r = (<_dict_fn>_EncodeState._dict)(self, <dict>value, depth + 1)
+            else:
+                r = (<_pack_fn>_EncodeState._pack)(self, value, depth + 1)
+            if r < 0:
+                return pc_fail_part(_Fail, key)
+        if has_rtype:
+            self._str(_S_RTYPE)
+            if (<_pack_fn>_EncodeState._pack)(self, rvalue, depth + 1) < 0:
+                return pc_fail_part(_Fail, _S_RTYPE)
         return 0
 
     cdef int _other(self, obj, int depth) except -1:
@@ -697,6 +716,14 @@ cdef class _EncodeState:
             return self._pack(obj, 0)
         except _Fail as e:
             raise EncodeError(e.reason, _format_path(e.parts)) from None
+
+
+# _pack without Cython's error check at the call: a container's loop then records its index
+# in the EncodeError path only when an item failed (no exception state saved per container).
+ctypedef int (*_pack_fn)(_EncodeState, object, int) noexcept
+ctypedef int (*_list_fn)(_EncodeState, list, int) noexcept
+ctypedef int (*_obj_fn)(_EncodeState, object) noexcept
+ctypedef int (*_dict_fn)(_EncodeState, dict, int) noexcept
 
 
 cdef object _byte_view(arr):

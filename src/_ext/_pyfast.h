@@ -63,4 +63,19 @@ static inline int pc_plain(PyObject *o) {
     return t == &PyUnicode_Type || t == &PyLong_Type || t == &PyFloat_Type ||
            o == Py_None || t == &PyBool_Type;
 }
+/* -1, with `part` appended to the `parts` of the pending exception when it is a `fail_type`
+   (the EncodeError path built on the way out of a failure); other exceptions pass unchanged. */
+static int pc_fail_part(PyObject *fail_type, PyObject *part) {
+    PyObject *t, *v, *tb, *parts;
+    PyErr_Fetch(&t, &v, &tb);
+    if (t != NULL && PyErr_GivenExceptionMatches(t, fail_type)) {
+        PyErr_NormalizeException(&t, &v, &tb);
+        parts = PyObject_GetAttrString(v, "parts");
+        if (parts == NULL || PyList_Append(parts, part) < 0)
+            PyErr_Clear();
+        Py_XDECREF(parts);
+    }
+    PyErr_Restore(t, v, tb);
+    return -1;
+}
 #endif
