@@ -113,6 +113,16 @@ async def hybrid() -> None:
     client.services.get_metadata("service/<id>")
     async with Hybrid.AsyncClient(base_url="http://localhost:3000", tenant="t") as aclient:
         await aclient.services.execute("f/s", inputs={"x": 1})
+        async for outcome in aclient.services.iter_batches("f/s", [{"x": 1}], batch_size=1):
+            print(outcome)
+    result: Hybrid.BatchResult = client.services.execute_batches("f/s", [{"x": 1}])
+    for one in client.services.iter_batches("f/s", [{"x": 1}], batch_size=1):
+        print(one, result)
+    up: Hybrid.HybridResponse = client.services.upload("package.zip")
+    print(up, client.services.execute(Hybrid.UriParams(folder="f", service="s")))
+    client.services.upload(b"zip bytes")  # type: ignore[arg-type]
+    Hybrid.Client(base_url="http://localhost:3000", max_retries="3")  # type: ignore[arg-type]
+    client.close()
     print(Hybrid.Services, Hybrid.AsyncServices, Hybrid.ServiceExecuted, Hybrid.HybridResponse,
           Hybrid.Config, Hybrid.UriParams, Hybrid.BatchResult, Hybrid.BatchOutcome,
           Hybrid.RecordResult, Hybrid.HybridError, Hybrid.HybridSdkError, Hybrid.HybridApiError,
@@ -144,6 +154,12 @@ def sockets() -> None:
     CustomSocket.from_payload(body)
     socket.problems()
     socket.validate()
+    with polycodec.sockets.SocketsClient("http://localhost:8000", "my-instance",
+                                         api_key="key") as sc:
+        made: polycodec.sockets.CustomSocket = sc.create(socket)
+        listed: list[polycodec.sockets.SocketEndpoint] = sc.list_endpoints(made.name)
+        print(listed, sc.list(), sc.run("my_custom_socket", "my_endpoint", "POST", {"a": 1}))
+        sc.get(1)  # type: ignore[arg-type]
     print(payload, polycodec.sockets.SocketsClient, polycodec.sockets.Problem,
           polycodec.sockets.SocketsHTTPError, polycodec.sockets.SocketValidationError,
           polycodec.sockets.MethodNotAllowedError, polycodec.sockets.ClassDependency,
@@ -164,6 +180,10 @@ def backends() -> None:
     with BackendClient("http://localhost:2000", "pyrun_backend", "0.1.0", partition="Foo") as c:
         r = c.run_cell(RunCell("c1", "x = a*2\nprint('hi', x)", {"a": 21}, ["x"]))
         print(r.output, r.captured_out, c.fetch_json("/docs-json"))
+        text: str = c.fetch_text("/", headers={"accept": "text/plain"})
+        with c.stream("/") as streamed:
+            print(text, streamed.status_code)
+        c.fetch("/", json={"a": 1}, params={"q": 1}, headers=[("a", "b")])  # type: ignore[arg-type]
     name: str = polycodec.backends.decode_id(polycodec.backends.encode_id("demo_yw_backend"))
     print(body, name, polycodec.backends.RunResult, polycodec.backends.BackendHTTPError,
           polycodec.backends.CellError, polycodec.backends.PayloadError,

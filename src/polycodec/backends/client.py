@@ -7,6 +7,8 @@ caller header naming another partition is refused rather than silently overridde
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
 import httpx
 import orjson
@@ -44,9 +46,10 @@ class BackendClient:
     `aclose()` or use the client as a (async) context manager.
     """
 
-    def __init__(self, base_url, name, version, partition=DEFAULT_PARTITION, *,
-                 timeout=DEFAULT_TIMEOUT, max_response=DEFAULT_MAX_RESPONSE,
-                 nonfinite="error"):
+    def __init__(self, base_url: str, name: str, version: str,
+                 partition: str = DEFAULT_PARTITION, *,
+                 timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+                 max_response: int = DEFAULT_MAX_RESPONSE, nonfinite: str = "error") -> None:
         problems = (name_problems(name, "name") + version_problems(version, "version")
                     + partition_problems(partition, "partition"))
         url_problem = http_url_problem(base_url)
@@ -126,16 +129,22 @@ class BackendClient:
             self._client = self._new_client(httpx.Client)
         return self._client
 
-    def fetch(self, path, method="GET", *, json=None, content=None, headers=None,
-              params=None) -> httpx.Response:
+    def fetch(
+        self, path: str, method: str = "GET", *, json: Any = None,
+        content: bytes | str | None = None, headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
         """The response, body read (within max_response), whatever its status."""
         with self.stream(path, method, json=json, content=content, headers=headers,
                          params=params) as resp:
             return _complete(resp, self._read_body(resp))
 
     @contextlib.contextmanager
-    def stream(self, path, method="GET", *, json=None, content=None, headers=None,
-               params=None):
+    def stream(
+        self, path: str, method: str = "GET", *, json: Any = None,
+        content: bytes | str | None = None, headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Iterator[httpx.Response]:
         """A streamed response (`iter_bytes()`, `iter_lines()`...), partition header sent."""
         args = self._request_args(method, path, json, content, headers, params)
         try:
@@ -152,13 +161,13 @@ class BackendClient:
             buf.append(chunk)
         return b"".join(buf)
 
-    def fetch_text(self, path, method="GET", **kw) -> str:
+    def fetch_text(self, path: str, method: str = "GET", **kw: Any) -> str:
         resp = self.fetch(path, method, **kw)
         if not resp.is_success:
             raise self._error(resp, resp.content)
         return resp.text
 
-    def fetch_json(self, path, method="GET", **kw):
+    def fetch_json(self, path: str, method: str = "GET", **kw: Any) -> Any:
         resp = self.fetch(path, method, **kw)
         if not resp.is_success:
             raise self._error(resp, resp.content)
@@ -169,15 +178,15 @@ class BackendClient:
         method, path = ROUTES["pyrun_run"]
         return RunResult.from_payload(self.fetch_json(path, method, **self._cell_body(cell)))
 
-    def close(self):
+    def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
 
-    def __enter__(self):
+    def __enter__(self) -> BackendClient:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- async ------------------------------------------------------------------------------
@@ -187,15 +196,21 @@ class BackendClient:
             self._aclient = self._new_client(httpx.AsyncClient)
         return self._aclient
 
-    async def afetch(self, path, method="GET", *, json=None, content=None, headers=None,
-                     params=None) -> httpx.Response:
+    async def afetch(
+        self, path: str, method: str = "GET", *, json: Any = None,
+        content: bytes | str | None = None, headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
         async with self.astream(path, method, json=json, content=content, headers=headers,
                                 params=params) as resp:
             return _complete(resp, await self._aread_body(resp))
 
     @contextlib.asynccontextmanager
-    async def astream(self, path, method="GET", *, json=None, content=None, headers=None,
-                      params=None):
+    async def astream(
+        self, path: str, method: str = "GET", *, json: Any = None,
+        content: bytes | str | None = None, headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[httpx.Response]:
         args = self._request_args(method, path, json, content, headers, params)
         try:
             async with self.ahttp.stream(**args) as resp:
@@ -211,13 +226,13 @@ class BackendClient:
             buf.append(chunk)
         return b"".join(buf)
 
-    async def afetch_text(self, path, method="GET", **kw) -> str:
+    async def afetch_text(self, path: str, method: str = "GET", **kw: Any) -> str:
         resp = await self.afetch(path, method, **kw)
         if not resp.is_success:
             raise self._error(resp, resp.content)
         return resp.text
 
-    async def afetch_json(self, path, method="GET", **kw):
+    async def afetch_json(self, path: str, method: str = "GET", **kw: Any) -> Any:
         resp = await self.afetch(path, method, **kw)
         if not resp.is_success:
             raise self._error(resp, resp.content)
@@ -228,14 +243,14 @@ class BackendClient:
         return RunResult.from_payload(await self.afetch_json(path, method,
                                                              **self._cell_body(cell)))
 
-    async def aclose(self):
+    async def aclose(self) -> None:
         if self._aclient is not None:
             await self._aclient.aclose()
             self._aclient = None
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> BackendClient:
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
         self.close()

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Optional
+from collections.abc import AsyncIterator, Iterator
+from typing import IO, TYPE_CHECKING, Any, Optional, Union
 
 import httpx
 
@@ -25,6 +26,13 @@ from .errors import HybridSdkError
 from .batching import aexecute_batches, aiter_batches, execute_batches, iter_batches
 from .transport import (AsyncTransport, Config, HybridResponse, Transport,
                         close_executor_transports, encode_body)
+
+if TYPE_CHECKING:
+    from .results import BatchOutcome, BatchResult
+    from .uri import UriParams
+
+Uri = Union[str, "UriParams"]   # 'folder/service[version]', a service id URI, or UriParams
+Upload = Union[IO[bytes], str, "os.PathLike[str]"]   # an open binary file, or a path
 
 # execute() options of the reference (its documented table), with their reference defaults
 EXECUTE_OPTIONS = {
@@ -192,11 +200,13 @@ _JSON = {"Content-Type": "application/json"}
 
 
 class Services(_ServicesBase):
-    def upload(self, file, file_name: Optional[str] = None):
+    def upload(self, file: Upload, file_name: Optional[str] = None) -> HybridResponse:
         url, files = self._upload_request(file, file_name)
         return self._transport.request("POST", url, files=files)
 
-    def execute(self, uri, *, inputs=None, encoding=None, response_format=None, **options):
+    def execute(self, uri: Uri, *, inputs: Any = None, encoding: Optional[str] = None,
+                response_format: Optional[str] = None,
+                **options: Any) -> ServiceExecuted | BatchResult:
         """One call like the reference's; with batch_size/concurrency/executor/... (or a
         DataFrame, array, column dict or iterator as inputs) a batched run -> BatchResult."""
         if _wants_batching(inputs, options):
@@ -209,32 +219,37 @@ class Services(_ServicesBase):
         response = self._transport.request("POST", url, content=content, headers=headers)
         return ServiceExecuted.of(response, is_batch, response_format or "alike")
 
-    def execute_batches(self, uri, inputs, **options):
+    def execute_batches(self, uri: Uri, inputs: Any, **options: Any) -> BatchResult:
         """Batched execute of many records -> BatchResult (see polycodec.hybrid.batching)."""
         return execute_batches(self, uri, inputs, **options)
 
-    def iter_batches(self, uri, inputs, **options):
+    def iter_batches(self, uri: Uri, inputs: Any, **options: Any) -> Iterator[BatchOutcome]:
         """Like execute_batches, but yields each BatchOutcome in input order as it is ready."""
         return iter_batches(self, uri, inputs, **options)
 
-    def validate(self, uri=None, *, service_id=None, version_id=None, inputs=None,
-                 validation_type=None, metadata=None, nan=None):
+    def validate(self, uri: Optional[Uri] = None, *, service_id: Optional[str] = None,
+                 version_id: Optional[str] = None, inputs: Any = None,
+                 validation_type: Optional[str] = None, metadata: Any = None,
+                 nan: Optional[str] = None) -> HybridResponse:
         url, content = self._validate_request(uri, service_id, version_id, inputs,
                                               validation_type, metadata, nan)
         return self._transport.request("POST", url, content=content, headers=_JSON)
 
-    def get_metadata(self, uri=None, *, inputs=None, service_id=None, version_id=None,
-                     metadata=None, nan=None):
+    def get_metadata(self, uri: Optional[Uri] = None, *, inputs: Any = None,
+                     service_id: Optional[str] = None, version_id: Optional[str] = None,
+                     metadata: Any = None, nan: Optional[str] = None) -> HybridResponse:
         url, content = self._metadata_request(uri, inputs, service_id, version_id, metadata, nan)
         return self._transport.request("POST", url, content=content, headers=_JSON)
 
 
 class AsyncServices(_ServicesBase):
-    async def upload(self, file, file_name: Optional[str] = None):
+    async def upload(self, file: Upload, file_name: Optional[str] = None) -> HybridResponse:
         url, files = self._upload_request(file, file_name)
         return await self._transport.request("POST", url, files=files)
 
-    async def execute(self, uri, *, inputs=None, encoding=None, response_format=None, **options):
+    async def execute(self, uri: Uri, *, inputs: Any = None, encoding: Optional[str] = None,
+                      response_format: Optional[str] = None,
+                      **options: Any) -> ServiceExecuted | BatchResult:
         if _wants_batching(inputs, options):
             _check_batch_format(response_format)
             return await aexecute_batches(self, uri, inputs, encoding=encoding, **options)
@@ -245,21 +260,26 @@ class AsyncServices(_ServicesBase):
         response = await self._transport.request("POST", url, content=content, headers=headers)
         return ServiceExecuted.of(response, is_batch, response_format or "alike")
 
-    async def execute_batches(self, uri, inputs, **options):
+    async def execute_batches(self, uri: Uri, inputs: Any, **options: Any) -> BatchResult:
         return await aexecute_batches(self, uri, inputs, **options)
 
-    def iter_batches(self, uri, inputs, **options):
+    def iter_batches(self, uri: Uri, inputs: Any,
+                     **options: Any) -> AsyncIterator[BatchOutcome]:
         """Async generator of BatchOutcome in input order."""
         return aiter_batches(self, uri, inputs, **options)
 
-    async def validate(self, uri=None, *, service_id=None, version_id=None, inputs=None,
-                       validation_type=None, metadata=None, nan=None):
+    async def validate(self, uri: Optional[Uri] = None, *, service_id: Optional[str] = None,
+                       version_id: Optional[str] = None, inputs: Any = None,
+                       validation_type: Optional[str] = None, metadata: Any = None,
+                       nan: Optional[str] = None) -> HybridResponse:
         url, content = self._validate_request(uri, service_id, version_id, inputs,
                                               validation_type, metadata, nan)
         return await self._transport.request("POST", url, content=content, headers=_JSON)
 
-    async def get_metadata(self, uri=None, *, inputs=None, service_id=None, version_id=None,
-                           metadata=None, nan=None):
+    async def get_metadata(self, uri: Optional[Uri] = None, *, inputs: Any = None,
+                           service_id: Optional[str] = None,
+                           version_id: Optional[str] = None, metadata: Any = None,
+                           nan: Optional[str] = None) -> HybridResponse:
         url, content = self._metadata_request(uri, inputs, service_id, version_id, metadata, nan)
         return await self._transport.request("POST", url, content=content, headers=_JSON)
 
@@ -274,22 +294,22 @@ class _Getter:
 
 
 class Health(_Getter):
-    def check(self):
+    def check(self) -> HybridResponse:
         return self._transport.request("GET", self._url())
 
 
 class Version(_Getter):
-    def get(self):
+    def get(self) -> HybridResponse:
         return self._transport.request("GET", self._url())
 
 
 class AsyncHealth(_Getter):
-    async def check(self):
+    async def check(self) -> HybridResponse:
         return await self._transport.request("GET", self._url())
 
 
 class AsyncVersion(_Getter):
-    async def get(self):
+    async def get(self) -> HybridResponse:
         return await self._transport.request("GET", self._url())
 
 
@@ -341,22 +361,25 @@ class Client:
     get_version = _either(tables.PATH_VERSION)
     get_status = _either(tables.PATH_STATUS)
 
-    def __init__(self, *, base_url=None, tenant=None, api_key=None, token=None, timeout=None,
-                 max_retries=None, retry_interval=None, http_client: Optional[httpx.Client] = None,
-                 logger: Any = True, **extra):
+    def __init__(self, *, base_url: Optional[str] = None, tenant: Optional[str] = None,
+                 api_key: Optional[str] = None, token: Optional[str] = None,
+                 timeout: Optional[float] = None, max_retries: Optional[int] = None,
+                 retry_interval: Optional[float] = None,
+                 http_client: Optional[httpx.Client] = None, logger: Any = True,
+                 **extra: Any) -> None:
         self._config = Config(base_url=base_url, tenant=tenant, api_key=api_key, token=token,
                               timeout=timeout, max_retries=max_retries,
                               retry_interval=retry_interval, **extra)
         self._transport = Transport(self._config, http_client)
         self.http_client = self._transport.http
 
-    def __enter__(self):
+    def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         """Close the connection pool (if the client made it) and the pooled transports that
         executor= batches of this configuration created in this process."""
         close_executor_transports(self._config)
@@ -390,22 +413,25 @@ class AsyncClient:
     get_version = _either(tables.PATH_VERSION, is_async=True)
     get_status = _either(tables.PATH_STATUS, is_async=True)
 
-    def __init__(self, *, base_url=None, tenant=None, api_key=None, token=None, timeout=None,
-                 max_retries=None, retry_interval=None,
-                 http_client: Optional[httpx.AsyncClient] = None, logger: Any = True, **extra):
+    def __init__(self, *, base_url: Optional[str] = None, tenant: Optional[str] = None,
+                 api_key: Optional[str] = None, token: Optional[str] = None,
+                 timeout: Optional[float] = None, max_retries: Optional[int] = None,
+                 retry_interval: Optional[float] = None,
+                 http_client: Optional[httpx.AsyncClient] = None, logger: Any = True,
+                 **extra: Any) -> None:
         self._config = Config(base_url=base_url, tenant=tenant, api_key=api_key, token=token,
                               timeout=timeout, max_retries=max_retries,
                               retry_interval=retry_interval, **extra)
         self._transport = AsyncTransport(self._config, http_client)
         self.http_client = self._transport.http
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> AsyncClient:
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def close(self):
+    async def close(self) -> None:
         close_executor_transports(self._config)
         await self._transport.close()
 

@@ -6,6 +6,8 @@ the endpoint's calls before running it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any, List
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
@@ -32,8 +34,10 @@ class SocketsClient:
     ``X-API-KEY`` + ``X-USER-KEY``). `transport`/`timeout` go to httpx.
     """
 
-    def __init__(self, host, instance, api_key=None, user_key=None, *, timeout=DEFAULT_TIMEOUT,
-                 transport=None, check=True):
+    def __init__(self, host: str, instance: str, api_key: str | None = None,
+                 user_key: str | None = None, *,
+                 timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+                 transport: httpx.BaseTransport | None = None, check: bool = True) -> None:
         if not api_key:
             raise ValueError("api_key is required (with user_key for user auth)")
         problem = http_url_problem(host)
@@ -49,17 +53,17 @@ class SocketsClient:
         self._http = httpx.Client(base_url=self.host, headers=headers, timeout=timeout,
                                   transport=transport)
 
-    def close(self):
+    def close(self) -> None:
         self._http.close()
 
-    def __enter__(self):
+    def __enter__(self) -> SocketsClient:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- plumbing
-    def route(self, name, socket=None, endpoint=None):
+    def route(self, name: str, socket: str | None = None, endpoint: str | None = None) -> str:
         return spec.ROUTES[name].format(i=_seg(self.instance), s=_seg(socket), e=_seg(endpoint))
 
     def _request(self, method, path, *, content=None, json_body=None):
@@ -100,7 +104,7 @@ class SocketsClient:
         raise SocketsHTTPError(200, "GET", path, {"detail": f"more than {MAX_PAGES} pages"})
 
     # -- sockets
-    def create(self, socket=None, **raw):
+    def create(self, socket: CustomSocket | None = None, **raw: Any) -> CustomSocket:
         """Create from a CustomSocket or the raw format (``name=, endpoints=, dependencies=``)."""
         socket = socket if socket is not None else CustomSocket(**raw)
         if self.check:
@@ -108,33 +112,34 @@ class SocketsClient:
         return from_payload(self._request("POST", self.route("sockets"),
                                           content=to_body(socket)))
 
-    def get(self, name):
+    def get(self, name: str) -> CustomSocket:
         return from_payload(self._request("GET", self.route("socket", name)))
 
-    def list(self):
+    def list(self) -> List[CustomSocket]:   # (`list` is this method in here)
         return [from_payload(o) for o in self._pages(self.route("sockets"))]
 
-    def update(self, socket):
+    def update(self, socket: CustomSocket) -> CustomSocket:
         """PATCH the full name, endpoints and dependencies."""
         if self.check:
             socket.validate()
         body = dumps(update_payload(socket)).encode()    # the library's bytes
         return from_payload(self._request("PATCH", self.route("socket", socket.name), content=body))
 
-    def delete(self, name):
+    def delete(self, name: str) -> None:
         self._request("DELETE", self.route("socket", name))
 
-    def recheck(self, name):
+    def recheck(self, name: str) -> CustomSocket:
         """POST recheck (no body); the answer replaces the object."""
         return from_payload(self._request("POST", self.route("recheck", name)))
 
-    def install_from_url(self, name, url, config=None):
+    def install_from_url(self, name: str, url: str,
+                         config: Mapping[str, Any] | None = None) -> CustomSocket:
         """POST ``{name, install_url, config}`` (config not string-encoded)."""
         body = {"name": name, "install_url": url, "config": config or {}}
         return from_payload(self._request("POST", self.route("install"), json_body=body))
 
     # -- endpoints
-    def list_endpoints(self, socket=None):
+    def list_endpoints(self, socket: str | None = None) -> List[SocketEndpoint]:
         """Every socket endpoint of the instance (all pages), or only those of `socket`."""
         items = [_endpoint(o) for o in self._pages(self.route("all_endpoints"))]
         if socket is None:
@@ -144,10 +149,11 @@ class SocketsClient:
         return [e for e in items
                 if (e.socket == socket if e.socket is not None else e.name.startswith(socket + "/"))]
 
-    def get_endpoint(self, socket, endpoint):
+    def get_endpoint(self, socket: str, endpoint: str) -> SocketEndpoint:
         return _endpoint(self._request("GET", self.route("socket_endpoint", socket, endpoint)))
 
-    def run(self, socket, endpoint, method="GET", data=None, *, allowed_methods=None):
+    def run(self, socket: str, endpoint: str, method: str = "GET", data: Any = None, *,
+            allowed_methods: Iterable[str] | None = None) -> Any:
         """Run ``socket/endpoint``. The method is checked against the endpoint's calls first
         (fetched unless `allowed_methods` is given); GET/DELETE send no body, POST/PUT/PATCH
         send `data` (default ``{}``). Returns the parsed JSON response, or its text.
