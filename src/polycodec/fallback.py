@@ -148,13 +148,17 @@ class _Encoder:
             try:
                 wire = key
                 if not strict and not isinstance(key, (str, bytes)):
-                    wire = _Key(self.enc(key, depth + 1))
+                    wire = _Key(self.enc(key, depth + 1), key)
                 out[wire] = self.enc(value, depth + 1)
             except _Fail as e:
                 e.parts.append(key)   # the caller's key, never the internal _Key
                 raise
         if rtype is not _MISSING:
-            out[RTYPE] = self.enc(rtype, depth + 1)
+            try:
+                out[RTYPE] = self.enc(rtype, depth + 1)
+            except _Fail as e:
+                e.parts.append(RTYPE)
+                raise
         return out
 
     def bin_of(self, buf):
@@ -176,10 +180,11 @@ class _Encoder:
 class _Key:
     """A non-str map key, already encoded (lists are unhashable as dict keys)."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "key")
 
-    def __init__(self, value):
+    def __init__(self, value, key):
         self.value = value
+        self.key = key          # the caller's key, for error paths
 
 
 _MISSING = object()
@@ -296,11 +301,11 @@ class _Writer:
         elif isinstance(obj, dict):
             buf += _header(0x80, 16, 0, 0xDE, 0xDF, len(obj))
             for key, value in obj.items():
-                self.write(key.value if isinstance(key, _Key) else key)
                 try:
+                    self.write(key.value if isinstance(key, _Key) else key)
                     self.write(value)
                 except _Fail as e:
-                    e.parts.append(key)
+                    e.parts.append(key.key if isinstance(key, _Key) else key)
                     raise
         else:  # pragma: no cover - encode() only produces the types above
             raise _Fail(f"internal: cannot write {type(obj).__name__}")

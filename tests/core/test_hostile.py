@@ -515,8 +515,18 @@ def test_self_referencing_dict_error_path_is_short(impl):
     assert len(info.value.path) < 100 and info.value.path.startswith("$['kkk")
 
 
-def test_error_path_names_a_non_str_key_as_given(impl):
-    # the fallback once showed its internal wrapper of an encoded key in the path
+@pytest.mark.parametrize("value, options, path", [
+    ({1: {b"k": {object()}}}, {"strict_map_key": False}, "$[1][b'k']['_rvalue'][0]"),
+    ({1: [2**70]}, {"strict_map_key": False}, "$[1][0]"),
+    ({("\ud800",): 1}, {"strict_map_key": False}, "$[('\\ud800',)][0]"),
+    ({"x": 1, "_rtype": 2**70}, {}, "$['_rtype']"),
+    ({"_rtype": "\ud800", "x": 1}, {}, "$['_rtype']"),
+    ({"\ud800": 1}, {}, "$['\\ud800']"),
+    ({"a": {"\ud800": 1}}, {}, "$['a']['\\ud800']"),
+])
+def test_error_paths_name_keys_as_given(impl, value, options, path):
+    # the fallback once showed its internal wrapper of an encoded key, and stopped the path
+    # short for a bad `_rtype` value or a key that is not valid UTF-8
     with pytest.raises(EncodeError) as e:
-        impl.packb({1: {b"k": {object()}}}, strict_map_key=False)
-    assert e.value.path == "$[1][b'k']['_rvalue'][0]"
+        impl.packb(value, **options)
+    assert e.value.path == path
