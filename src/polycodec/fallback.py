@@ -994,7 +994,10 @@ class Reassembler:
         return [i for i in range(count) if i not in self._got]
 
     def result(self, count=None):
-        """The joined message as a read-only byte view (decode it with unpackb: zero copy)."""
+        """The joined message as a read-only byte view (decode it with unpackb: zero copy).
+        Once: the buffer then belongs to the views of the message."""
+        if self._done:
+            raise DecodeError("result() was already taken")
         if count is None:
             count = self.count
         if count is None:

@@ -353,6 +353,16 @@ def test_result_of_zero_chunks_refuses_held_chunks(impl, chunk_size):
     assert bytes(impl.Reassembler(chunk_size=chunk_size).result(0)) == b""
 
 
+def test_result_is_taken_once(impl):
+    # found by the Reassembler fuzz target: a second result() returned the message again
+    r = impl.Reassembler(chunk_size=4)
+    r.add(0, b"abcd")
+    r.add(1, b"ef")
+    assert bytes(r.result(2)) == b"abcdef"
+    with pytest.raises(DecodeError, match="already taken"):
+        r.result(2)
+
+
 def test_failed_add_leaves_the_short_chunk_unset(impl):
     r = impl.Reassembler(max_size=10, chunk_size=4)
     with pytest.raises(DecodeError, match="max_size"):
