@@ -60,6 +60,7 @@ class Options:
 
 _options: Options | None = None     # None: not accelerated
 _originals: dict = {}                # (owner class, attribute name) -> original
+_INHERITED = object()                # the class had no attribute of its own (it inherits it)
 _hrpc = None                         # hypha_rpc.rpc module, once imported
 
 
@@ -131,7 +132,7 @@ def accelerate(*, compression: str | None = None, zero_copy: bool = False, force
     new = Options(compression=compression, zero_copy=zero_copy, limits=limits)
     if _options is None:
         for owner, name, replacement in targets:
-            _originals[(owner, name)] = owner.__dict__[name]
+            _originals[(owner, name)] = owner.__dict__.get(name, _INHERITED)
             setattr(owner, name, replacement)
     _options = new
     return new
@@ -142,7 +143,10 @@ def deaccelerate() -> None:
     bound handlers fall back to the originals (an upload in flight at that moment may fail)."""
     global _options
     for (owner, name), original in _originals.items():
-        setattr(owner, name, original)
+        if original is _INHERITED:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
     _originals.clear()
     _options = None
 
@@ -173,8 +177,18 @@ def _targets(hrpc, websocket_client):
         (hrpc.RPC, "_process_message", _process_message),
         (hrpc.RPC, "_remove_message", _remove_message),
         (hrpc.RPC, "add_service", _add_service),
+        (hrpc.RPC, "on", _on),
         (websocket_client.WebsocketRPCConnection, "_ws_connect_kwargs", _ws_connect_kwargs),
     ]
+
+
+def _on(self, event, handler):
+    # hypha-rpc 0.21.47 registers its client_disconnected handler after the subscribe call
+    # returns; when close() ran meanwhile it registers None (the handler close() cleared),
+    # which outlives the RPC. None is never a handler: drop it.
+    if handler is None:
+        return None
+    return super(_hrpc.RPC, self).on(event, handler)
 
 
 def _orig(owner_name, name):
