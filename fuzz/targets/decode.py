@@ -7,7 +7,8 @@ ends where unpack_from ends) and the input buffer must come back unchanged.
 
 A new entry point joins by adding one function to ENTRY_POINTS: it gets (impl, case) and
 returns the `outcome(...)` of its call; `case.opts` are the unpackb options chosen for this
-input (only those the implementation accepts).
+input (only those the implementation accepts). The streaming Unpacker is fed the payload cut at
+`case.splits` and must also agree with unpack_from looped over the joined bytes.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from collections import OrderedDict
 from harness import INPUT_KINDS, Choices, Finding, as_kind, outcome, same, same_outcome
 
 import polycodec
-from polycodec import CodecRegistry, fallback, spec
+from polycodec import CodecRegistry, DecodeError, fallback, spec
 
 compiled = polycodec.implementations().get("cython")
 if compiled is None:
@@ -106,11 +107,58 @@ def decoder_from(impl, case):
     return outcome(lambda: impl.Decoder(**case.opts).decode_from(case.buf(), case.offset))
 
 
+STREAM_BUFFER = 1 << 16   # above any input (-max_len=4096); a longer declared value is refused
+
+
+def _stream_opts(case):
+    """The Unpacker's options: the case's, with max_size (which bounds each value in a stream,
+    the whole buffer in unpack_from) kept only when it is small, and the limit it sets."""
+    opts = {k: v for k, v in case.opts.items() if k != "max_size"}
+    limit = case.opts.get("max_size", STREAM_BUFFER)
+    if 1 <= limit < STREAM_BUFFER:
+        return dict(opts, max_size=limit), opts, limit
+    return opts, opts, STREAM_BUFFER
+
+
+def unpacker(impl, case):
+    """The streaming Unpacker fed the payload in the pieces cut at case.splits (each piece of
+    the case's buffer kind), iterated after each feed, then closed: ("ok", (values, error,
+    tell)) where error is the DecodeError's text or None; the values before an error count."""
+    u = impl.Unpacker(max_buffer_size=STREAM_BUFFER, **_stream_opts(case)[0])
+    bounds = [0, *case.splits, len(case.payload)]
+    values, error = [], None
+    try:
+        for a, b in zip(bounds, bounds[1:]):
+            u.feed(as_kind(case.payload[a:b], case.kind))
+            values.extend(u)
+        u.close()
+        values.extend(u)
+    except DecodeError as e:
+        error = str(e)
+    case.buf()     # the input check compares case.last; the pieces were copies
+    return ("ok", (values, error, u.tell() if error is None else None))
+
+
+def _stream_reference(impl, case, opts):
+    """(values, their (start, end) offsets, error text) of unpack_from looped over the whole
+    payload."""
+    values, spans, pos, data = [], [], 0, case.payload
+    while pos < len(data):
+        try:
+            value, end = impl.unpack_from(data, pos, **opts)
+        except DecodeError as e:
+            return values, spans, str(e)
+        values.append(value)
+        spans.append((pos, end))
+        pos = end
+    return values, spans, None
+
+
 ENTRY_POINTS = [unpackb, unpack_from, unpack_from_0, skip]
 if hasattr(compiled, "Decoder") and hasattr(fallback, "Decoder"):
     ENTRY_POINTS += [decoder, decoder_from]
-# A streaming decoder joins the same way: feed case.buf() in the pieces cut at case.splits and
-# return outcome(...) of the list of values it yields.
+if hasattr(compiled, "Unpacker") and hasattr(fallback, "Unpacker"):
+    ENTRY_POINTS += [unpacker]
 
 
 def _consistent(name, case, res):
@@ -125,6 +173,39 @@ def _consistent(name, case, res):
     for one, many in (("decoder", "unpackb"), ("decoder_from", "unpack_from")):
         if one in res:
             same_outcome(res[one], res[many], f"{name}: {one} vs {many}")
+    if "unpacker" in res:
+        _stream_consistent(name, case, res["unpacker"][1])
+
+
+def _stream_consistent(name, case, got):
+    """Any split decodes as unpack_from looped over the joined bytes: the same values, the same
+    error text (so the same offset), tell() at the end; except that a value longer than the
+    per-value limit is refused (and none longer is given)."""
+    values, error, tell = got
+    _, ref_opts, limit = _stream_opts(case)
+    expected, spans, expected_error = _stream_reference(
+        compiled if name == "compiled" else fallback, case, ref_opts)
+    k = len(values)
+    if error is not None and ("max_size" in error or "max_buffer_size" in error):
+        if k < len(spans) and spans[k][1] - spans[k][0] <= limit:
+            raise Finding(f"{name}: Unpacker refused value {k} of {spans[k][1] - spans[k][0]} "
+                          f"bytes (limit {limit}): {error}")
+        if k > len(expected):
+            raise Finding(f"{name}: Unpacker gave {k} values before refusing, unpack_from "
+                          f"{len(expected)}")
+        expected = expected[:k]
+    elif error != expected_error:
+        raise Finding(f"{name}: Unpacker split at {case.splits} says {error!r}, "
+                      f"unpack_from says {expected_error!r}")
+    if k != len(expected):
+        raise Finding(f"{name}: Unpacker gave {k} values, unpack_from {len(expected)}")
+    for i, (a, b) in enumerate(zip(values, expected)):
+        same(a, b, f"stream[{i}]")
+        if spans[i][1] - spans[i][0] > limit:
+            raise Finding(f"{name}: Unpacker gave value {i} of {spans[i][1] - spans[i][0]} "
+                          f"bytes over its limit {limit}")
+    if error is None and tell != len(case.payload):
+        raise Finding(f"{name}: Unpacker tell() {tell} after {len(case.payload)} bytes")
 
 
 def _decode_tree(case):
