@@ -1,7 +1,8 @@
 """Differential decode: every decode entry point on the compiled core and on the fallback.
 
 Input layout: 4 option bytes, then the message. Both implementations must give the same value
-(fuzz/harness.py `same`) or both raise DecodeError; any other exception is a finding. Per
+(fuzz/harness.py `same`) or both raise DecodeError with the same message (and so the same
+offset); any other exception is a finding. Per
 implementation the entry points must agree with each other (unpackb == unpack_from at 0, skip
 ends where unpack_from ends) and the input buffer must come back unchanged.
 
@@ -123,7 +124,8 @@ def _stream_opts(case):
 def unpacker(impl, case):
     """The streaming Unpacker fed the payload in the pieces cut at case.splits (each piece of
     the case's buffer kind), iterated after each feed, then closed: ("ok", (values, error,
-    tell)) where error is the DecodeError's text or None; the values before an error count."""
+    tell)) where error is the DecodeError's message or None; the values before an error
+    count."""
     u = impl.Unpacker(max_buffer_size=STREAM_BUFFER, **_stream_opts(case)[0])
     bounds = [0, *case.splits, len(case.payload)]
     values, error = [], None

@@ -237,7 +237,7 @@ cdef class _DecodeState:
             return 0
         elif 0xC4 <= b <= 0xC6 or 0xD9 <= b <= 0xDB:
             n = self._len(1 << ((b - 0xC4) if b <= 0xC6 else (b - 0xD9)))
-            self._need(n, "a str or bin")
+            self._need(n, "a bin" if b <= 0xC6 else "a str")
             self.pos += n
             return 0
         elif b == 0xCA or b == 0xCB or 0xCC <= b <= 0xD3:
@@ -253,8 +253,10 @@ cdef class _DecodeState:
             raise DecodeError(f"invalid msgpack type byte 0x{b:02x}", start)
         if depth >= self.max_depth:
             raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
-        if n > self.end - self.pos:
-            raise DecodeError(f"truncated input: {n} items need at least {n} bytes, "
+        if n > self.end - self.pos:     # worded as read() words it
+            what = f"a map of {n // 2} entries" if b <= 0x8F or b >= 0xDE else \
+                f"an array of {n} items"
+            raise DecodeError(f"truncated input: {what} needs at least {n} bytes, "
                               f"{self.end - self.pos} remain", self.pos)
         for i in range(n):
             self.skip(depth + 1)

@@ -397,10 +397,10 @@ class _Reader:
         if self.items < 0 and not self.skip_only:
             raise DecodeError(f"more than max_items={self.max_items} values", start)
 
-    def need(self, n, what):
+    def need(self, n, what, least=""):
         if n > self.end - self.pos:
-            raise DecodeError(
-                f"truncated input: {what} needs {n} bytes, {self.end - self.pos} remain", self.pos)
+            raise DecodeError(f"truncated input: {what} needs {least}{n} bytes, "
+                              f"{self.end - self.pos} remain", self.pos)
 
     def read(self, depth, as_ref=False):
         start = self.pos
@@ -474,7 +474,7 @@ class _Reader:
     def read_array(self, n, depth, start, as_ref):
         if depth >= self.max_depth:
             raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
-        self.need(n, f"an array of {n} items")  # each item takes at least one byte
+        self.need(n, f"an array of {n} items", "at least ")  # each item takes one byte or more
         self.charge(n, start)
         out = []
         for _ in range(n):
@@ -484,7 +484,7 @@ class _Reader:
     def read_map(self, n, depth, start):
         if depth >= self.max_depth:
             raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
-        self.need(2 * n, f"a map of {n} entries")
+        self.need(2 * n, f"a map of {n} entries", "at least ")
         if self.skip_only:
             for _ in range(2 * n):
                 self.read(depth + 1)
