@@ -360,10 +360,12 @@ _unpack_q = struct.Struct(">q").unpack_from
 _unpack_f = struct.Struct(">f").unpack_from
 _unpack_d = struct.Struct(">d").unpack_from
 
-_FIXED = {  # type byte -> (payload length, unpacker)
-    0xCA: (4, _unpack_f), 0xCB: (8, _unpack_d),
-    0xCC: (1, None), 0xCD: (2, _unpack_H), 0xCE: (4, _unpack_I), 0xCF: (8, _unpack_Q),
-    0xD0: (1, _unpack_b), 0xD1: (2, _unpack_h), 0xD2: (4, _unpack_i), 0xD3: (8, _unpack_q),
+_FIXED = {  # type byte -> (payload length, unpacker, name in a truncation error)
+    0xCA: (4, _unpack_f, "a float32"), 0xCB: (8, _unpack_d, "a float64"),
+    0xCC: (1, None, "an int"), 0xCD: (2, _unpack_H, "an int"), 0xCE: (4, _unpack_I, "an int"),
+    0xCF: (8, _unpack_Q, "an int"), 0xD0: (1, _unpack_b, "an int"),
+    0xD1: (2, _unpack_h, "an int"), 0xD2: (4, _unpack_i, "an int"),
+    0xD3: (8, _unpack_q, "an int"),
 }
 
 
@@ -424,8 +426,8 @@ class _Reader:
         if b == 0xC3:
             return True
         if b in _FIXED:
-            n, unpack = _FIXED[b]
-            self.need(n, "a number")
+            n, unpack, name = _FIXED[b]
+            self.need(n, "a number" if self.skip_only else name)   # as the compiled skip says
             pos = self.pos
             self.pos = pos + n
             return self.mv[pos] if unpack is None else unpack(self.mv, pos)[0]
@@ -495,6 +497,7 @@ class _Reader:
         d = {}
         for _ in range(n):
             kpos = self.pos
+            self.need(1, "a map key")
             views, self.views = self.views, False   # bins in keys are bytes (hashable)
             self.in_key += 1
             key = self.read(depth + 1)
