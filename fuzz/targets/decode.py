@@ -14,6 +14,8 @@ input (only those the implementation accepts). The streaming Unpacker is fed the
 from __future__ import annotations
 
 import inspect
+import tracemalloc
+import zlib
 from collections import OrderedDict
 
 from harness import INPUT_KINDS, Choices, Finding, as_kind, outcome, same, same_outcome
@@ -221,6 +223,30 @@ def _decode_tree(case):
     outcome(fallback.decode, tree, **opts)
 
 
+def _memory_bound(case):
+    """Decoding allocates at most spec.DECODED_BYTES_PER_ITEM per counted value (every counted
+    value takes a byte of input, so there are at most min(max_items, len) of them), plus the
+    input once more (copies of bins and arrays) and a constant; an error may add its traceback,
+    a frame per nesting level. Checked under tracemalloc on one input in 8 (it is slow)."""
+    n = len(case.payload)
+    if zlib.crc32(case.payload) & 7:
+        return
+    counted = min(case.opts.get("max_items", spec.DEFAULT_MAX_ITEMS), n)
+    for impl in (compiled, fallback):
+        tracemalloc.start()
+        try:
+            ok = outcome(impl.unpackb, case.buf(), **case.opts)[0] == "ok"
+            peak = tracemalloc.get_traced_memory()[1]     # the peak includes the value
+        finally:
+            tracemalloc.stop()
+        bound = spec.DECODED_BYTES_PER_ITEM * (counted + 1) + 2 * n + 16384
+        if not ok:
+            bound += 1024 * case.opts["max_depth"]
+        if peak > bound:
+            raise Finding(f"{impl.__name__}: decoding {n} bytes ({counted} values at most) "
+                          f"took {peak} bytes, over {bound}")
+
+
 def one_input(data: bytes):
     case = Case(data)
     results = {}
@@ -237,3 +263,4 @@ def one_input(data: bytes):
                      f"{entry.__name__} {case.kind} {case.opts}")
     if case.payload[:1] in (b"\x80", b"\x81", b"\x82", b"\x83", b"\x84", b"\x91", b"\x92"):
         _decode_tree(case)
+    _memory_bound(case)
