@@ -144,12 +144,13 @@ def unpacker(impl, case):
 
 
 def _stream_reference(impl, case, opts):
-    """(values, their (start, end) offsets, error text) of unpack_from looped over the whole
-    payload."""
+    """(values, their (start, end) offsets, error text) of unpack_from (a Decoder's
+    decode_from, the same code) looped over the whole payload."""
     values, spans, pos, data = [], [], 0, case.payload
+    decode_from = impl.Decoder(**opts).decode_from     # as unpack_from, without its set-up
     while pos < len(data):
         try:
-            value, end = impl.unpack_from(data, pos, **opts)
+            value, end = decode_from(data, pos)
         except DecodeError as e:
             return values, spans, str(e)
         values.append(value)
@@ -177,7 +178,9 @@ def _consistent(name, case, res):
     for one, many in (("decoder", "unpackb"), ("decoder_from", "unpack_from")):
         if one in res:
             same_outcome(res[one], res[many], f"{name}: {one} vs {many}")
-    if "unpacker" in res:
+    if "unpacker" in res and name == "compiled":
+        # the fallback's Unpacker is held to the compiled one's outcome (one_input), so the
+        # slow pure-Python reference loop is not needed for it
         _stream_consistent(name, case, res["unpacker"][1])
 
 
