@@ -13,6 +13,11 @@ import numpy as np
 from polycodec import DecodeError, RemoteError
 
 
+# True in guided runs (fuzz/run.py): atheris' instrumentation allocates as the code runs, so
+# checks of memory are left to the replays (fuzz/replay.py), which are not instrumented.
+GUIDED = False
+
+
 class Finding(AssertionError):
     """A contract broken: the implementations disagree, or an outcome is not allowed."""
 

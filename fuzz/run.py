@@ -21,7 +21,10 @@ if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
     raise SystemExit(__doc__)
 
 with atheris.instrument_imports(include=["polycodec"]):   # not the targets and harness
+    import harness
     from targets import load
+
+harness.GUIDED = True
 
     one_input = load(sys.argv[1])
 atheris.Setup([sys.argv[0], *sys.argv[2:]], one_input)
