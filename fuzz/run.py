@@ -24,8 +24,7 @@ with atheris.instrument_imports(include=["polycodec"]):   # not the targets and 
     import harness
     from targets import load
 
-harness.GUIDED = True
-
     one_input = load(sys.argv[1])
+harness.GUIDED = True
 atheris.Setup([sys.argv[0], *sys.argv[2:]], one_input)
 atheris.Fuzz()
