@@ -1,4 +1,5 @@
 from cpython.ref cimport PyObject
+from libc.stdint cimport uint64_t
 
 cdef extern from "_pyfast.h":
     bint pc_small_long(object o, long long *v)
@@ -7,3 +8,7 @@ cdef extern from "_pyfast.h":
     PyObject *pc_ascii_str(const char *p, Py_ssize_t n)
     bint pc_plain(PyObject *o) noexcept
     int pc_fail_part(object fail_type, object part) except -1
+    # decode section
+    void pc_key_words(const unsigned char *p, Py_ssize_t n, Py_ssize_t room,
+                      uint64_t *w0, uint64_t *w1) noexcept
+    unsigned int pc_key_slot(uint64_t w0, uint64_t w1, Py_ssize_t n) noexcept
