@@ -35,29 +35,6 @@ static inline PyObject *pc_dict_presized(Py_ssize_t n) {
 #endif
 }
 
-/* Equal bytes, for the short keys of the key cache (an inline loop, not a libc call). */
-static inline int pc_same_bytes(const void *a, const void *b, Py_ssize_t n) {
-    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
-    Py_ssize_t i;
-    for (i = 0; i < n; i++)
-        if (x[i] != y[i]) return 0;
-    return 1;
-}
-/* A str of n ASCII bytes made directly (PyUnicode_New + memcpy), or NULL without an error
-   set when a byte is >= 0x80 (the caller then decodes UTF-8). */
-static inline PyObject *pc_ascii_str(const char *p, Py_ssize_t n) {
-    Py_ssize_t i = 0;
-    unsigned char acc = 0;
-    PyObject *s;
-    for (; i < n; i++)
-        acc |= (unsigned char)p[i];
-    if (acc & 0x80)
-        return NULL;
-    s = PyUnicode_New(n, 127);
-    if (s != NULL)
-        memcpy(PyUnicode_DATA(s), p, n);
-    return s;
-}
 /* Values whose msgpack writing runs no Python code: exact str, int, float; None; bools. */
 static inline int pc_plain(PyObject *o) {
     PyTypeObject *t = Py_TYPE(o);
@@ -108,6 +85,26 @@ static inline void pc_key_words(const unsigned char *p, Py_ssize_t n, Py_ssize_t
         memcpy(w0, t, 8);
         memcpy(w1, t + 8, 8);
     }
+}
+/* A str of n ASCII bytes made directly (PyUnicode_New + memcpy), or NULL without an error
+   set when a byte is >= 0x80 (the caller then decodes UTF-8). Checked 8 bytes at a time. */
+static inline PyObject *pc_ascii_str(const char *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    uint64_t acc = 0, w;
+    unsigned char tail = 0;
+    PyObject *s;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        tail |= (unsigned char)p[i];
+    if ((acc & 0x8080808080808080ULL) || (tail & 0x80))
+        return NULL;
+    s = PyUnicode_New(n, 127);
+    if (s != NULL)
+        memcpy(PyUnicode_DATA(s), p, n);
+    return s;
 }
 /* A slot of 256 from the words and the length: two multiplies, all bytes mixed in. */
 static inline unsigned int pc_key_slot(uint64_t w0, uint64_t w1, Py_ssize_t n) {
