@@ -497,7 +497,8 @@ class _Reader:
         d = {}
         for _ in range(n):
             kpos = self.pos
-            self.need(1, "a map key")
+            if kpos >= self.end:
+                self.need(1, "a map key")
             views, self.views = self.views, False   # bins in keys are bytes (hashable)
             self.in_key += 1
             key = self.read(depth + 1)
