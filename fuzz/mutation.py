@@ -77,6 +77,10 @@ CYTHON_MUTANTS = [
     ("bytes map keys refused", "src/_ext/_unpacker.pyx",
      "        if PyBytes_Check(key):\n            return key\n",
      "        if PyBytes_Check(key) and False:\n            return key\n"),
+    ("max_items counts a map entry once", "src/_ext/_unpacker.pyx",
+     "self._charge(2 * n, start)", "self._charge(n, start)"),
+    ("key cache keeps non-ASCII keys", "src/_ext/_unpacker.pyx",
+     "        if PyUnicode_IS_COMPACT_ASCII(key):", "        if True:"),
 ]
 
 

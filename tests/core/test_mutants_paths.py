@@ -167,3 +167,16 @@ def test_reassembler_grows_past_its_first_block(impl):
     asm.add(70, b"z" * mib)
     asm.add(0, b"a" * mib)
     assert len(asm) == 2 and asm.missing(71)[:2] == [1, 2] and len(asm.missing(71)) == 69
+
+
+# --------------------------------------------------------------------------- key cache
+def test_decoder_key_cache_tells_a_latin1_key_from_the_utf8_key_of_its_bytes(impl):
+    """A str's Latin-1 bytes can equal another key's UTF-8 bytes ('â\\x82¬...' and '€...'):
+    only keys whose bytes are their wire bytes (ASCII) may be kept for later hits. 2000
+    variants: some pair shares a cache slot (256 of them)."""
+    dec = impl.Decoder()
+    for i in range(2000):
+        key = f"€{i}"
+        lookalike = key.encode().decode("latin-1")
+        assert dec.decode(msgpack.packb({lookalike: 1})) == {lookalike: 1}
+        assert list(dec.decode(msgpack.packb({key: 2}))) == [key]
