@@ -58,9 +58,11 @@ def test_unpack_from_is_strict_about_map_keys_by_default(impl):
 
 
 # ----------------------------------------------------------------------- decode(tree)
-def test_decode_tree_checks_rtype_hook(impl):
+def test_decode_tree_checks_rtype_hook_and_dict_type(impl):
     e = _raises(TypeError, impl.decode, {"a": 1}, rtype_hook=5)
     assert str(e) == "rtype_hook must be callable or None, got int"
+    e = _raises(TypeError, impl.decode, {"a": 1}, dict_type=None)   # None is no default here
+    assert str(e) == "dict_type must be callable, got NoneType"
 
 
 def test_decode_tree_keeps_or_copies_binary_values(impl):
