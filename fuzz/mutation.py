@@ -196,6 +196,7 @@ def retest(d, files, paths):
     status = _mutmut_status(d, env)
     survivors = sorted(n for n, st in status.items()
                        if st in ("survived", "no tests") and n not in killed_by)
+
     def pytest(name, *args):
         return subprocess.run([*NICE, PY, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                                "-o", "addopts=", "-k", PYTHON_DESELECT, *args],
@@ -207,12 +208,14 @@ def retest(d, files, paths):
         raise SystemExit(f"retest: {paths} fail without a mutant in {d}")
     for name in survivors:
         r = pytest(name, *paths)
-        failed = [ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+        failed = [ln.split(" ", 1)[1].partition(" - ")[0] for ln in r.stdout.splitlines()
+                  if ln.startswith(("FAILED ", "ERROR "))]   # node ids may hold spaces
         # a kill counts only if the failing test passes without the mutant (a property test
         # can find an unrelated failure midway, and its example database then replays it)
         if failed and pytest("", failed[0]).returncode == 0:
             killed_by[name] = failed[0]
             now += 1
+            json.dump(killed_by, open(record, "w"), indent=1, sort_keys=True)   # so far
         elif r.returncode:
             print(f"retest: {name}: {failed[:1]} fails without the mutant too; not counted")
     json.dump(killed_by, open(record, "w"), indent=1, sort_keys=True)
