@@ -14,7 +14,7 @@ import logging
 import pytest
 
 import polycodec
-from polycodec.hypha import chunking
+from polycodec.hypha import chunking, envelope
 from polycodec.hypha.chunking import ChunkReceiver, ChunkSender, Limits
 from polycodec.spec import CHUNK_SIZE
 from tests.hypha.test_units import CTX_A, FakeCache, frame_segs
@@ -170,6 +170,12 @@ async def test_bytes_in_flight_fill_the_bound_exactly(monkeypatch):
     sender = ChunkSender(None, cache.packed)
     proxy = {n: cache.method(n) for n in ("create", "set", "append", "process", "remove")}
     sender._builtin["peer"] = (3, proxy, CHUNK_SIZE)
-    await sender.send(frame_segs({"type": "method"}, {"args": [bytes(10 * CHUNK_SIZE)]}),
-                      "peer", None)
+    def frame(n):
+        return frame_segs({"type": "method"}, {"args": [bytes(n)]})
+
+    # exactly 10 full chunks (a short last chunk would fit beside two full ones)
+    overhead = envelope.frame_size(frame(CHUNK_SIZE)) - CHUNK_SIZE
+    segs = frame(10 * CHUNK_SIZE - overhead)
+    assert envelope.frame_size(segs) == 10 * CHUNK_SIZE
+    await sender.send(segs, "peer", None)
     assert cache.max_in_flight == 3 and len(got) == 1
