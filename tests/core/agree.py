@@ -36,7 +36,7 @@ def assert_agree(a, b, path="$"):
         for i, (x, y) in enumerate(zip(a, b)):
             assert_agree(x, y, f"{path}[{i}]")
     elif isinstance(a, (set, frozenset)):   # NaN-aware: a decoded NaN is a new object each time
-        assert {_hash_key(x) for x in a} == {_hash_key(x) for x in b}, where + f"{a!r:.120} vs {b!r:.120}"
+        assert {set_item_key(x) for x in a} == {set_item_key(x) for x in b}, where + f"{a!r:.120} vs {b!r:.120}"
     elif isinstance(a, float):
         assert struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b)), \
             where + f"{a!r} vs {b!r}"
@@ -44,12 +44,12 @@ def assert_agree(a, b, path="$"):
         assert a == b, where + f"{a!r:.120} vs {b!r:.120}"
 
 
-def _hash_key(x):
+def set_item_key(x):
     """A comparable stand-in for a set item: floats by their bits (every NaN alike)."""
     if isinstance(x, float):
         return ("float", "nan" if math.isnan(x) else struct.pack("<d", x))
     if isinstance(x, tuple):
-        return ("tuple",) + tuple(_hash_key(v) for v in x)
+        return ("tuple",) + tuple(set_item_key(v) for v in x)
     return (type(x).__name__, x)
 
 

@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from polycodec import DecodeError
@@ -97,6 +97,7 @@ def test_any_split_decodes_as_unpack_from(impl, vals, cuts, kinds):
        edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1,
                       max_size=3),
        cut_end=st.integers(0, 8), cuts=st.lists(st.integers(0, 10**6), max_size=6))
+@example(vals=[{float("inf")}], edits=[(24, 1)], cut_end=0, cuts=[])   # the edit makes a NaN
 def test_damaged_streams_fail_as_unpack_from(impl, vals, edits, cut_end, cuts):
     data = bytearray(b"".join(impl.packb(v) for v in vals))
     for at, byte in edits:
