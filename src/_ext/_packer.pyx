@@ -18,7 +18,7 @@ from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 
 from _endian cimport pc_store16, pc_store32, pc_store64, pc_double_bits
-from _pyfast cimport pc_plain, pc_small_long, pc_fail_part
+from _pyfast cimport pc_small_long, pc_fail_part
 
 import numpy as np
 cimport numpy as cnp
@@ -42,6 +42,7 @@ cdef extern from "Python.h":
     bint PyLong_CheckExact(object o)
     bint PyFloat_CheckExact(object o)
     bint PyDict_CheckExact(object o)
+    Py_ssize_t PyDict_GET_SIZE(object o)
     bint PyList_CheckExact(object o)
     bint PyTuple_CheckExact(object o)
     double PyFloat_AsDouble(object o) except? -1.0
@@ -81,7 +82,7 @@ cdef class _EncodeState:
     cdef char *buf
     cdef Py_ssize_t length
     cdef Py_ssize_t capacity
-    cdef list segments
+    cdef list segments           # None until a buffer is kept uncopied
     cdef object default
     cdef tuple encoders
     cdef bint strict
@@ -104,7 +105,7 @@ cdef class _EncodeState:
         if self.buf == NULL:
             raise MemoryError()
         self.length = 0
-        self.segments = []
+        self.segments = None        # made by the first segment (most calls have none)
         self.default = default
         self.encoders = (codecs if codecs is not None else default_registry).encoders
         self.strict = strict_map_key
@@ -331,6 +332,8 @@ cdef class _EncodeState:
 
     cdef int _flush(self) except -1:
         if self.length:
+            if self.segments is None:
+                self.segments = []
             self.segments.append(PyBytes_FromStringAndSize(self.buf, self.length))
             self.length = 0
         return 0
@@ -338,6 +341,8 @@ cdef class _EncodeState:
     cdef int _oob(self, view) except -1:
         """`view` (a bytes-like of the caller's memory) becomes the next segment uncopied."""
         self._flush()
+        if self.segments is None:
+            self.segments = []
         self.segments.append(view)
         return 0
 
@@ -352,23 +357,44 @@ cdef class _EncodeState:
         return 0
 
     # ---- values
-    cdef inline int _pack(self, obj, int depth) except -1:
-        # exact built-in scalars first, inline (most values); the rest in _container
-        if PyUnicode_CheckExact(obj):
-            return self._str(obj)
-        if PyLong_CheckExact(obj):
-            return self._int(obj)
-        if PyFloat_CheckExact(obj):
-            return self._float(PyFloat_AS_DOUBLE(obj))
+    cdef inline int _scalar(self, obj) except -1:
+        """1 when `obj` is a value whose writing runs no Python code (exact str, int, float;
+        None, bools; the caller may hold it borrowed) and it is written, else 0."""
+        if type(obj) is str:
+            self._str(obj)
+            return 1
+        if type(obj) is int:
+            self._int(obj)
+            return 1
+        if type(obj) is float:
+            self._float(PyFloat_AS_DOUBLE(obj))
+            return 1
+        if obj is None:
+            self._byte(0xC0)
+            return 1
+        if obj is True:
+            self._byte(0xC3)
+            return 1
+        if obj is False:
+            self._byte(0xC2)
+            return 1
+        return 0
+
+    cdef inline int _nested(self, obj, int depth) except -1:
+        """A value that is not a scalar: exact lists and dicts directly (what _container
+        does for them), the rest in _container. Hooks may run: the caller holds `obj`."""
+        if type(obj) is list and depth < self.max_depth and not self.encoders:
+            return self._list(<list>obj, depth)    # codecs come before lists
+        if type(obj) is dict and depth < self.max_depth:
+            return self._dict(<dict>obj, depth)
         return self._container(obj, depth)
 
+    cdef inline int _pack(self, obj, int depth) except -1:
+        if self._scalar(obj):
+            return 0
+        return self._nested(obj, depth)
+
     cdef int _container(self, obj, int depth) except -1:
-        if obj is None:             # None and bools are common record values: before the rest
-            return self._byte(0xC0)
-        if obj is True:
-            return self._byte(0xC3)
-        if obj is False:
-            return self._byte(0xC2)
         if PyDict_CheckExact(obj) or PyList_CheckExact(obj) or PyTuple_CheckExact(obj):
             if depth >= self.max_depth:
                 raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
@@ -386,12 +412,7 @@ cdef class _EncodeState:
         return self._slow(obj, depth)
 
     cdef int _slow(self, obj, int depth) except -1:
-        if obj is None:
-            return self._byte(0xC0)
-        if obj is True:
-            return self._byte(0xC3)
-        if obj is False:
-            return self._byte(0xC2)
+        # None and bools were written by _scalar; str, int, float subclasses here
         if PyUnicode_Check(obj):
             return self._str(obj)
         if PyLong_Check(obj):
@@ -442,19 +463,14 @@ cdef class _EncodeState:
             self._byte(0x90 | n)
         else:
             self._head(0x90, 16, 0, 0xDC, 0xDD, n)
-        while i < n and i < PyList_GET_SIZE(obj):   # a hook may have shortened it
-            if pc_plain(PyList_GET_ITEM(obj, i)):     # no Python code runs: borrowed
-                r = (<_pack_fn>_EncodeState._pack)(self, <object>PyList_GET_ITEM(obj, i),
-                                                   depth + 1)
-            else:
+        while i < n:
+            # a scalar runs no Python code: used borrowed
+            r = (<_obj_fn>_EncodeState._scalar)(self, <object>PyList_GET_ITEM(obj, i))
+            if r == 0:
                 item = <object>PyList_GET_ITEM(obj, i)  # held while hooks may run
-                if PyList_CheckExact(item) and depth + 1 < self.max_depth and \
-                        not self.encoders:          # nested lists and dicts: what _container does
-                    r = (<_list_fn>_EncodeState._list)(self, <list>item, depth + 1)
-                elif PyDict_CheckExact(item) and depth + 1 < self.max_depth:
-                    r = (<_dict_fn>_EncodeState._dict)(self, <dict>item, depth + 1)
-                else:
-                    r = (<_pack_fn>_EncodeState._pack)(self, item, depth + 1)
+                r = (<_pack_fn>_EncodeState._nested)(self, item, depth + 1)
+                if PyList_GET_SIZE(obj) < n:        # a hook shortened it
+                    n = PyList_GET_SIZE(obj)
             if r < 0:
                 return pc_fail_part(_Fail, i)
             i += 1
@@ -487,7 +503,7 @@ cdef class _EncodeState:
             out = self.default(obj)
             if out is not obj:
                 return self._pack(out, depth + 1)
-        cdef Py_ssize_t n = len(obj)
+        cdef Py_ssize_t n = PyDict_GET_SIZE(obj)
         if n < 16:
             self._byte(0x80 | n)
         else:
@@ -513,34 +529,34 @@ cdef class _EncodeState:
                     continue
                 if (<_obj_fn>_EncodeState._str)(self, <object>pk) < 0:
                     return pc_fail_part(_Fail, <object>pk)
-                if pc_plain(pv):
-                    r = (<_pack_fn>_EncodeState._pack)(self, <object>pv, depth + 1)
+                r = (<_obj_fn>_EncodeState._scalar)(self, <object>pv)
+                if r:
                     if r < 0:
                         return pc_fail_part(_Fail, <object>pk)
                     continue
-            key = <object>pk
-            value = <object>pv
-            if not PyUnicode_CheckExact(key):
-                if PyUnicode_Check(key):
-                    r = (<_obj_fn>_EncodeState._str)(self, key)
-                elif PyBytes_Check(key):
-                    r = (<_obj_fn>_EncodeState._bytes)(self, key)
-                elif self.strict:
-                    e = _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
-                              "(strict_map_key=False allows it)")
-                    e.parts.append(key)
-                    raise e
-                else:
-                    r = (<_pack_fn>_EncodeState._pack)(self, key, depth + 1)
+                key = <object>pk
+                value = <object>pv
+                r = (<_pack_fn>_EncodeState._nested)(self, value, depth + 1)
                 if r < 0:
                     return pc_fail_part(_Fail, key)
-            if PyList_CheckExact(value) and depth + 1 < self.max_depth and \
-                    not self.encoders:          # list and dict values: what _container does
-                r = (<_list_fn>_EncodeState._list)(self, <list>value, depth + 1)
-            elif PyDict_CheckExact(value) and depth + 1 < self.max_depth:
-                r = (<_dict_fn>_EncodeState._dict)(self, <dict>value, depth + 1)
+                continue
+            key = <object>pk
+            value = <object>pv
+            # a key of another type (strict_map_key=False), then any value
+            if PyUnicode_Check(key):
+                r = (<_obj_fn>_EncodeState._str)(self, key)
+            elif PyBytes_Check(key):
+                r = (<_obj_fn>_EncodeState._bytes)(self, key)
+            elif self.strict:
+                e = _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
+                          "(strict_map_key=False allows it)")
+                e.parts.append(key)
+                raise e
             else:
-                r = (<_pack_fn>_EncodeState._pack)(self, value, depth + 1)
+                r = (<_pack_fn>_EncodeState._pack)(self, key, depth + 1)
+            if r < 0:
+                return pc_fail_part(_Fail, key)
+            r = (<_pack_fn>_EncodeState._pack)(self, value, depth + 1)
             if r < 0:
                 return pc_fail_part(_Fail, key)
         if has_rtype:
@@ -695,12 +711,12 @@ cdef class _EncodeState:
     cdef list _take(self):
         self._flush()
         segs = self.segments
-        self.segments = []
-        return segs
+        self.segments = None
+        return segs if segs is not None else []
 
     cdef bytes _join(self):
         """One bytes object; large segments are copied once, without the GIL."""
-        if not self.segments:
+        if self.segments is None:          # the usual case: no buffer was kept uncopied
             return PyBytes_FromStringAndSize(self.buf, self.length)
         self._flush()
         cdef Py_ssize_t total = 0
@@ -708,7 +724,7 @@ cdef class _EncodeState:
             total += memoryview(seg).nbytes
         out = PyBytes_FromStringAndSize(NULL, total)
         _copy_segments(PyBytes_AS_STRING(out), self.segments)
-        self.segments = []
+        self.segments = None
         return out
 
     cdef int _run(self, obj) except -1:
@@ -721,9 +737,7 @@ cdef class _EncodeState:
 # _pack without Cython's error check at the call: a container's loop then records its index
 # in the EncodeError path only when an item failed (no exception state saved per container).
 ctypedef int (*_pack_fn)(_EncodeState, object, int) noexcept
-ctypedef int (*_list_fn)(_EncodeState, list, int) noexcept
 ctypedef int (*_obj_fn)(_EncodeState, object) noexcept
-ctypedef int (*_dict_fn)(_EncodeState, dict, int) noexcept
 
 
 cdef object _byte_view(arr):
@@ -776,7 +790,7 @@ packb / pack_segments with options fixed (and validated) at construction.
             p = _EncodeState(self.default, self.strict_map_key, self._registry, self.max_depth,
                        min_oob)
         p.length = 0
-        p.segments = []
+        p.segments = None
         p.min_oob = min_oob
         p.encoders = self._registry.encoders
         return p
@@ -784,7 +798,7 @@ packb / pack_segments with options fixed (and validated) at construction.
     cdef void _release(self, _EncodeState p):
         if p is not self._scratch:
             return
-        p.segments = []
+        p.segments = None
         if p.capacity > _KEEP_CAPACITY:
             p._shrink()
         self._busy = False
@@ -846,7 +860,7 @@ cdef int _write_into(bytearray out, Py_ssize_t offset, _EncodeState p) except -1
         offset = size
     if offset < 0 or offset > size:
         raise ValueError(f"offset {offset} outside a buffer of {size} bytes")
-    segs = p._take() if p.segments else None
+    segs = p._take() if p.segments is not None else None
     total = p.length if segs is None else sum([memoryview(seg).nbytes for seg in segs])
     PyByteArray_Resize(out, offset + total)
     cdef char *dst = PyByteArray_AS_STRING(out) + offset
