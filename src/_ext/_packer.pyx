@@ -8,7 +8,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, 
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.object cimport PyCallable_Check
 from cpython.ref cimport PyObject
-from cpython.dict cimport PyDict_Next
+from cpython.dict cimport PyDict_Next, PyDict_GetItemWithError
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from libc.string cimport memcpy, memcmp
 from libc.stdint cimport uint64_t, int64_t
@@ -115,12 +115,11 @@ cdef class _EncodeState:
     def __dealloc__(self):
         PyMem_Free(self.buf)
 
-    cdef int _shrink(self) except -1:
+    cdef void _shrink(self) noexcept:
         cdef char *nb = <char*>PyMem_Realloc(self.buf, 1024)
         if nb != NULL:
             self.buf = nb
             self.capacity = 1024
-        return 0
 
     # ---- buffer
     cdef inline int _reserve(self, Py_ssize_t n) except -1:
@@ -218,6 +217,14 @@ cdef class _EncodeState:
             p[0] = <char>(0xA0 | n)
             memcpy(p + 1, data, n)
             self.length += 1 + n
+            return 0
+        if n <= 0xFF:               # str8 (ids, addresses): one reserve, no header call
+            self._reserve(2 + n)
+            p = self.buf + self.length
+            p[0] = <char>0xD9
+            p[1] = <char>n
+            memcpy(p + 2, data, n)
+            self.length += 2 + n
             return 0
         self._head(0xA0, 32, 0xD9, 0xDA, 0xDB, n)
         return self._raw(data, n)
@@ -728,10 +735,24 @@ cdef class _EncodeState:
         return out
 
     cdef int _run(self, obj) except -1:
-        try:
-            return self._pack(obj, 0)
-        except _Fail as e:
-            raise EncodeError(e.reason, _format_path(e.parts)) from None
+        # _pack unchecked: no exception state saved per call, a failure converted on the way out
+        if (<_pack_fn>_EncodeState._pack)(self, obj, 0) < 0:
+            return _encode_error()
+        return 0
+
+
+cdef int _pending() except -1:
+    """-1 with the pending exception left set: a try around the call catches it."""
+    return -1
+
+
+cdef int _encode_error() except -1:
+    """The pending exception raised again; a _Fail becomes the EncodeError with its path."""
+    try:
+        _pending()
+    except _Fail as e:
+        raise EncodeError(e.reason, _format_path(e.parts)) from None
+    return -1
 
 
 # _pack without Cython's error check at the call: a container's loop then records its index
@@ -746,6 +767,8 @@ cdef object _byte_view(arr):
 
 
 cdef Py_ssize_t _KEEP_CAPACITY = 1 << 22   # a reused buffer larger than this (4 MiB) is shrunk
+cdef Py_ssize_t _DEFAULT_MIN_OOB = DEFAULT_MIN_OOB
+cdef str _S_ENCODERS = "encoders"
 
 
 cdef class Encoder:
@@ -765,6 +788,7 @@ packb / pack_segments with options fixed (and validated) at construction.
     cdef readonly int max_depth
     cdef readonly Py_ssize_t min_oob
     cdef object _registry
+    cdef object _registry_dict      # its __dict__ (None if it has none): `encoders` read there
     cdef _EncodeState _scratch
     cdef bint _busy
 
@@ -777,59 +801,68 @@ packb / pack_segments with options fixed (and validated) at construction.
         self.max_depth = max_depth
         self.min_oob = min_oob if min_oob < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
         self._registry = codecs if codecs is not None else default_registry
-
-    cdef _EncodeState _acquire(self, Py_ssize_t min_oob):
-        cdef _EncodeState p
-        if not self._busy:
-            if self._scratch is None:
-                self._scratch = _EncodeState(self.default, self.strict_map_key, self._registry,
-                                       self.max_depth, min_oob)
-            self._busy = True
-            p = self._scratch
-        else:
-            p = _EncodeState(self.default, self.strict_map_key, self._registry, self.max_depth,
-                       min_oob)
-        p.length = 0
-        p.segments = None
-        p.min_oob = min_oob
-        p.encoders = self._registry.encoders
-        return p
-
-    cdef void _release(self, _EncodeState p):
-        if p is not self._scratch:
-            return
-        p.segments = None
-        if p.capacity > _KEEP_CAPACITY:
-            p._shrink()
-        self._busy = False
+        d = getattr(self._registry, "__dict__", None)
+        self._registry_dict = d if type(d) is dict else None
 
     def encode(self, obj):
         """msgpack bytes of `obj` (as packb)."""
-        cdef _EncodeState p = self._acquire(DEFAULT_MIN_OOB)
+        cdef _EncodeState p = _acquire(self, _DEFAULT_MIN_OOB)
         try:
             p._run(obj)
             return p._join()
         finally:
-            self._release(p)
+            _release(self, p)
 
     def pack_segments(self, obj):
         """msgpack of `obj` as pieces; buffers >= min_oob are views (as pack_segments)."""
-        cdef _EncodeState p = self._acquire(self.min_oob)
+        cdef _EncodeState p = _acquire(self, self.min_oob)
         try:
             p._run(obj)
             return p._take()
         finally:
-            self._release(p)
+            _release(self, p)
 
     def encode_into(self, obj, bytearray buffer, Py_ssize_t offset=0):
         """Write the msgpack bytes of `obj` into `buffer` at `offset` (-1: at its end) and
         end `buffer` there, as msgspec's encode_into: many values, one growing buffer."""
-        cdef _EncodeState p = self._acquire(DEFAULT_MIN_OOB)
+        cdef _EncodeState p = _acquire(self, _DEFAULT_MIN_OOB)
         try:
             p._run(obj)
             _write_into(buffer, offset, p)
         finally:
-            self._release(p)
+            _release(self, p)
+
+
+cdef inline _EncodeState _acquire(Encoder e, Py_ssize_t min_oob):
+    """The instance's scratch state when no other call holds it, else a fresh one."""
+    cdef _EncodeState p
+    cdef PyObject *encoders = NULL
+    if not e._busy and e._scratch is not None:
+        e._busy = True
+        p = e._scratch
+    elif not e._busy:
+        p = e._scratch = _EncodeState(e.default, e.strict_map_key, e._registry, e.max_depth,
+                                      min_oob)
+        e._busy = True
+    else:
+        p = _EncodeState(e.default, e.strict_map_key, e._registry, e.max_depth, min_oob)
+    p.length = 0
+    p.min_oob = min_oob
+    # the registry's current encoders (registered later apply): one dict look-up, not an
+    # attribute look-up, per call
+    if e._registry_dict is not None:
+        encoders = PyDict_GetItemWithError(e._registry_dict, _S_ENCODERS)
+    p.encoders = <object>encoders if encoders != NULL else e._registry.encoders
+    return p
+
+
+cdef inline void _release(Encoder e, _EncodeState p) noexcept:
+    if p is not e._scratch:
+        return
+    p.segments = None
+    if p.capacity > _KEEP_CAPACITY:
+        p._shrink()
+    e._busy = False
 
 
 cdef Encoder _DEFAULT_ENCODER = Encoder()
