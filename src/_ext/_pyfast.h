@@ -57,12 +57,6 @@ static inline PyObject *pc_ascii_str(const char *p, Py_ssize_t n) {
         memcpy(PyUnicode_DATA(s), p, n);
     return s;
 }
-/* Values whose msgpack writing runs no Python code: exact str, int, float; None; bools. */
-static inline int pc_plain(PyObject *o) {
-    PyTypeObject *t = Py_TYPE(o);
-    return t == &PyUnicode_Type || t == &PyLong_Type || t == &PyFloat_Type ||
-           o == Py_None || t == &PyBool_Type;
-}
 /* -1, with `part` appended to the `parts` of the pending exception when it is a `fail_type`
    (the EncodeError path built on the way out of a failure); other exceptions pass unchanged. */
 static int pc_fail_part(PyObject *fail_type, PyObject *part) {

@@ -5,5 +5,4 @@ cdef extern from "_pyfast.h":
     dict pc_dict_presized(Py_ssize_t n)
     bint pc_same_bytes(const void *a, const void *b, Py_ssize_t n) noexcept
     PyObject *pc_ascii_str(const char *p, Py_ssize_t n)
-    bint pc_plain(PyObject *o) noexcept
     int pc_fail_part(object fail_type, object part) except -1
