@@ -1,7 +1,8 @@
 """Differential decode: every decode entry point on the compiled core and on the fallback.
 
 Input layout: 4 option bytes, then the message. Both implementations must give the same value
-(fuzz/harness.py `same`) or both raise DecodeError; any other exception is a finding. Per
+(fuzz/harness.py `same`) or both raise DecodeError with the same message (and so the same
+offset); any other exception is a finding. Per
 implementation the entry points must agree with each other (unpackb == unpack_from at 0, skip
 ends where unpack_from ends) and the input buffer must come back unchanged.
 
@@ -13,8 +14,10 @@ input (only those the implementation accepts). The streaming Unpacker is fed the
 from __future__ import annotations
 
 import inspect
+import tracemalloc
 from collections import OrderedDict
 
+import harness
 from harness import INPUT_KINDS, Choices, Finding, as_kind, outcome, same, same_outcome
 
 import polycodec
@@ -123,7 +126,8 @@ def _stream_opts(case):
 def unpacker(impl, case):
     """The streaming Unpacker fed the payload in the pieces cut at case.splits (each piece of
     the case's buffer kind), iterated after each feed, then closed: ("ok", (values, error,
-    tell)) where error is the DecodeError's text or None; the values before an error count."""
+    tell)) where error is the DecodeError's message or None; the values before an error
+    count."""
     u = impl.Unpacker(max_buffer_size=STREAM_BUFFER, **_stream_opts(case)[0])
     bounds = [0, *case.splits, len(case.payload)]
     values, error = [], None
@@ -140,12 +144,13 @@ def unpacker(impl, case):
 
 
 def _stream_reference(impl, case, opts):
-    """(values, their (start, end) offsets, error text) of unpack_from looped over the whole
-    payload."""
+    """(values, their (start, end) offsets, error text) of unpack_from (a Decoder's
+    decode_from, the same code) looped over the whole payload."""
     values, spans, pos, data = [], [], 0, case.payload
+    decode_from = impl.Decoder(**opts).decode_from     # as unpack_from, without its set-up
     while pos < len(data):
         try:
-            value, end = impl.unpack_from(data, pos, **opts)
+            value, end = decode_from(data, pos)
         except DecodeError as e:
             return values, spans, str(e)
         values.append(value)
@@ -173,7 +178,9 @@ def _consistent(name, case, res):
     for one, many in (("decoder", "unpackb"), ("decoder_from", "unpack_from")):
         if one in res:
             same_outcome(res[one], res[many], f"{name}: {one} vs {many}")
-    if "unpacker" in res:
+    if "unpacker" in res and name == "compiled":
+        # the fallback's Unpacker is held to the compiled one's outcome (one_input), so the
+        # slow pure-Python reference loop is not needed for it
         _stream_consistent(name, case, res["unpacker"][1])
 
 
@@ -219,6 +226,31 @@ def _decode_tree(case):
     outcome(fallback.decode, tree, **opts)
 
 
+def _memory_bound(case):
+    """Decoding allocates at most spec.DECODED_BYTES_PER_ITEM per counted value (every counted
+    value takes a byte of input, so there are at most min(max_items, len) of them), plus the
+    input once more (copies of bins and arrays) and a constant; an error may add its traceback,
+    a frame per nesting level. Checked under tracemalloc in the replays (every corpus entry,
+    under ASan in CI and after a soak), not in guided runs (see harness.GUIDED)."""
+    n = len(case.payload)
+    if harness.GUIDED:
+        return
+    counted = min(case.opts.get("max_items", spec.DEFAULT_MAX_ITEMS), n)
+    for impl in (compiled, fallback):
+        tracemalloc.start()
+        try:
+            ok = outcome(impl.unpackb, case.buf(), **case.opts)[0] == "ok"
+            peak = tracemalloc.get_traced_memory()[1]     # the peak includes the value
+        finally:
+            tracemalloc.stop()
+        bound = spec.DECODED_BYTES_PER_ITEM * (counted + 1) + 2 * n + 16384
+        if not ok:
+            bound += 1024 * case.opts["max_depth"]
+        if peak > bound:
+            raise Finding(f"{impl.__name__}: decoding {n} bytes ({counted} values at most) "
+                          f"took {peak} bytes, over {bound}")
+
+
 def one_input(data: bytes):
     case = Case(data)
     results = {}
@@ -235,3 +267,4 @@ def one_input(data: bytes):
                      f"{entry.__name__} {case.kind} {case.opts}")
     if case.payload[:1] in (b"\x80", b"\x81", b"\x82", b"\x83", b"\x84", b"\x91", b"\x92"):
         _decode_tree(case)
+    _memory_bound(case)

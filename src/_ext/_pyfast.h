@@ -3,6 +3,7 @@
 #define PC_PYFAST_H
 #include <Python.h>
 #include <string.h>
+#include <stdint.h>
 #if PY_VERSION_HEX < 0x030B0000
 #include "longintrepr.h"
 #endif
@@ -34,29 +35,6 @@ static inline PyObject *pc_dict_presized(Py_ssize_t n) {
 #endif
 }
 
-/* Equal bytes, for the short keys of the key cache (an inline loop, not a libc call). */
-static inline int pc_same_bytes(const void *a, const void *b, Py_ssize_t n) {
-    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
-    Py_ssize_t i;
-    for (i = 0; i < n; i++)
-        if (x[i] != y[i]) return 0;
-    return 1;
-}
-/* A str of n ASCII bytes made directly (PyUnicode_New + memcpy), or NULL without an error
-   set when a byte is >= 0x80 (the caller then decodes UTF-8). */
-static inline PyObject *pc_ascii_str(const char *p, Py_ssize_t n) {
-    Py_ssize_t i = 0;
-    unsigned char acc = 0;
-    PyObject *s;
-    for (; i < n; i++)
-        acc |= (unsigned char)p[i];
-    if (acc & 0x80)
-        return NULL;
-    s = PyUnicode_New(n, 127);
-    if (s != NULL)
-        memcpy(PyUnicode_DATA(s), p, n);
-    return s;
-}
 /* -1, with `part` appended to the `parts` of the pending exception when it is a `fail_type`
    (the EncodeError path built on the way out of a failure); other exceptions pass unchanged. */
 static int pc_fail_part(PyObject *fail_type, PyObject *part) {
@@ -71,5 +49,60 @@ static int pc_fail_part(PyObject *fail_type, PyObject *part) {
     }
     PyErr_Restore(t, v, tb);
     return -1;
+}
+
+/* ---- decode section (src/_ext/_unpacker.pyx) ---- */
+/* The unpacker's key cache compares and hashes a short key (1..16 bytes) as two words, the
+   bytes zero-padded: two loads instead of a byte loop. `room`: bytes readable from p (the
+   words load past the key when there is room, else from a padded copy). */
+static inline uint64_t pc_first_bytes(const unsigned char *p, Py_ssize_t n) {  /* 1 <= n <= 8 */
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if PY_BIG_ENDIAN
+    return w & (~(uint64_t)0 << (64 - 8 * n));
+#else
+    return w & (~(uint64_t)0 >> (64 - 8 * n));
+#endif
+}
+static inline void pc_key_words(const unsigned char *p, Py_ssize_t n, Py_ssize_t room,
+                                uint64_t *w0, uint64_t *w1) {
+    unsigned char t[16];
+    if (n <= 8 && room >= 8) {
+        *w0 = pc_first_bytes(p, n);
+        *w1 = 0;
+    } else if (room >= 16) {
+        memcpy(w0, p, 8);
+        *w1 = pc_first_bytes(p + 8, n - 8);
+    } else {
+        memset(t, 0, 16);
+        memcpy(t, p, (size_t)n);
+        memcpy(w0, t, 8);
+        memcpy(w1, t + 8, 8);
+    }
+}
+/* A str of n ASCII bytes made directly (PyUnicode_New + memcpy), or NULL without an error
+   set when a byte is >= 0x80 (the caller then decodes UTF-8). Checked 8 bytes at a time. */
+static inline PyObject *pc_ascii_str(const char *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    uint64_t acc = 0, w;
+    unsigned char tail = 0;
+    PyObject *s;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        tail |= (unsigned char)p[i];
+    if ((acc & 0x8080808080808080ULL) || (tail & 0x80))
+        return NULL;
+    s = PyUnicode_New(n, 127);
+    if (s != NULL)
+        memcpy(PyUnicode_DATA(s), p, n);
+    return s;
+}
+/* A slot of 256 from the words and the length: two multiplies, all bytes mixed in. */
+static inline unsigned int pc_key_slot(uint64_t w0, uint64_t w1, Py_ssize_t n) {
+    uint64_t h = (w0 ^ (w1 * 0xC2B2AE3D27D4EB4FULL) ^ (uint64_t)n) * 0x9E3779B97F4A7C15ULL;
+    return (unsigned int)(h >> 56);
 }
 #endif

@@ -18,7 +18,7 @@ from cpython.object cimport PyCallable_Check
 from libc.string cimport memcmp
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 
-from _pyfast cimport pc_ascii_str, pc_dict_presized, pc_same_bytes
+from _pyfast cimport pc_ascii_str, pc_dict_presized, pc_key_words, pc_key_slot
 from _endian cimport pc_load16, pc_load32, pc_load64, pc_load_double, pc_load_float
 
 import numpy as np
@@ -86,45 +86,55 @@ DEF _KEY_SLOTS = 256            # power of two
 DEF _KEY_MAX = 16               # longest key (bytes) the cache keeps
 
 
-cdef inline unsigned int _key_slot(const unsigned char *p, Py_ssize_t n) noexcept:
-    """From the length and three bytes (n >= 1): cheap, and keys of one record differ."""
-    cdef unsigned int h = <unsigned int>n * 0x9E3779B1u
-    h = (h ^ p[0]) * 0x01000193u
-    h = (h ^ p[n - 1]) * 0x01000193u
-    h = (h ^ p[n >> 1]) * 0x01000193u
-    return (h ^ (h >> 16)) & (_KEY_SLOTS - 1)
+ctypedef struct _KeySlot:
+    PyObject *key               # NULL: empty
+    uint64_t w0                 # the key's wire bytes, zero-padded (see pc_key_words)
+    uint64_t w1
+    Py_ssize_t n
 
 
 @cython.final
 cdef class _KeyCache:
-    """Short ASCII map keys decoded before, by a hash of their bytes: records repeat their
-    keys, and a hit returns the same str (hash already computed) without decoding. Read and
+    """Short map keys decoded before, by a hash of their bytes: records repeat their keys,
+    and a hit returns the same str (hash already computed) without decoding. A slot holds
+    the key's bytes as two words: the lookup is two compares. Two-way (a slot and its
+    neighbour): two keys of one record that share a slot do not evict each other. Read and
     written with the GIL held and no Python code in between, so the threads sharing a Decoder
-    may share its cache; a slot only ever holds an immutable str."""
-    cdef PyObject *slots[_KEY_SLOTS]
+    may share its cache; a slot only ever holds an immutable str and the bytes it came from."""
+    cdef _KeySlot slots[_KEY_SLOTS]
 
     def __dealloc__(self):
         cdef int i
         for i in range(_KEY_SLOTS):
-            Py_XDECREF(self.slots[i])
+            Py_XDECREF(self.slots[i].key)
 
-    cdef inline object hit(self, unsigned int slot, const unsigned char *p, Py_ssize_t n):
-        cdef PyObject *c = self.slots[slot]
-        if c != NULL and PyUnicode_GET_LENGTH(<object>c) == n and \
-                pc_same_bytes(PyUnicode_DATA(<object>c), p, n):
-            return <object>c
-        return None
+    cdef inline PyObject *find(self, uint64_t w0, uint64_t w1, Py_ssize_t n,
+                               _KeySlot **fill) noexcept:
+        """The cached key of these bytes (borrowed), else NULL and `fill` the slot to use."""
+        cdef unsigned int i = pc_key_slot(w0, w1, n)
+        cdef _KeySlot *s = &self.slots[i]
+        if s.n == n and s.w0 == w0 and s.w1 == w1:
+            return s.key
+        cdef _KeySlot *t = &self.slots[i ^ 1]
+        if t.n == n and t.w0 == w0 and t.w1 == w1:
+            return t.key
+        fill[0] = t if (s.key != NULL and t.key == NULL) else s
+        return NULL
 
-    cdef inline void keep(self, unsigned int slot, key):
-        cdef PyObject *old
-        if PyUnicode_IS_COMPACT_ASCII(key):   # its bytes are the wire bytes: comparable
-            old = self.slots[slot]
-            Py_INCREF(key)
-            self.slots[slot] = <PyObject*>key
-            Py_XDECREF(old)
+    cdef inline void keep(self, _KeySlot *s, key, uint64_t w0, uint64_t w1,
+                          Py_ssize_t n) noexcept:
+        cdef PyObject *old = s.key
+        Py_INCREF(key)
+        s.key = <PyObject*>key
+        s.w0 = w0
+        s.w1 = w1
+        s.n = n
+        Py_XDECREF(old)
 
 
 @cython.final
+@cython.no_gc           # holds no reference back to itself: never part of a cycle
+@cython.freelist(4)     # one per call: recycled instead of allocated
 cdef class _DecodeState:
     cdef const unsigned char *p
     cdef Py_ssize_t pos
@@ -237,7 +247,7 @@ cdef class _DecodeState:
             return 0
         elif 0xC4 <= b <= 0xC6 or 0xD9 <= b <= 0xDB:
             n = self._len(1 << ((b - 0xC4) if b <= 0xC6 else (b - 0xD9)))
-            self._need(n, "a str or bin")
+            self._need(n, "a bin" if b <= 0xC6 else "a str")
             self.pos += n
             return 0
         elif b == 0xCA or b == 0xCB or 0xCC <= b <= 0xD3:
@@ -253,8 +263,10 @@ cdef class _DecodeState:
             raise DecodeError(f"invalid msgpack type byte 0x{b:02x}", start)
         if depth >= self.max_depth:
             raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
-        if n > self.end - self.pos:
-            raise DecodeError(f"truncated input: {n} items need at least {n} bytes, "
+        if n > self.end - self.pos:     # worded as read() words it
+            what = f"a map of {n // 2} entries" if b <= 0x8F or b >= 0xDE else \
+                f"an array of {n} items"
+            raise DecodeError(f"truncated input: {what} needs at least {n} bytes, "
                               f"{self.end - self.pos} remain", self.pos)
         for i in range(n):
             self.skip(depth + 1)
@@ -266,50 +278,51 @@ cdef class _DecodeState:
         cdef Py_ssize_t start = self.pos
         cdef unsigned char b = self.p[start]
         cdef const unsigned char *q
-        self.pos += 1
+        self.pos = start + 1
         if b <= 0x7F:
             return <long>b
         if b >= 0xE0:
             return <long>(<signed char>b)
-        if b <= 0x8F:
-            return self._map(b & 0x0F, depth, start)
-        if b <= 0x9F:
-            return self._array(b & 0x0F, depth, start, as_ref)
         if b <= 0xBF:
-            return self._str(b & 0x1F)
+            if b >= 0xA0:
+                return self._str(b & 0x1F)
+            if b >= 0x90:
+                return self._array(b & 0x0F, depth, start, as_ref)
+            return self._map(b & 0x0F, depth, start)
+        # 0xC0..0xDF: one switch (equality tests only, so Cython emits a C switch)
         if b == 0xC0:
             return None
-        if b == 0xC2:
+        elif b == 0xC2:
             return False
-        if b == 0xC3:
+        elif b == 0xC3:
             return True
-        if b <= 0xC6 and b >= 0xC4:
-            return self._bin(self._len(1 << (b - 0xC4)), as_ref)
-        if b == 0xCA:
-            self._need(4, "a float32")
-            q = self.p + self.pos
-            self.pos += 4
-            return PyFloat_FromDouble(pc_load_float(q))
-        if b == 0xCB:
+        elif b == 0xCB:
             self._need(8, "a float64")
             q = self.p + self.pos
             self.pos += 8
             return PyFloat_FromDouble(pc_load_double(q))
-        if 0xCC <= b <= 0xCF:
+        elif b == 0xCC or b == 0xCD or b == 0xCE or b == 0xCF:
             return self._uint(b)
-        if 0xD0 <= b <= 0xD3:
+        elif b == 0xD0 or b == 0xD1 or b == 0xD2 or b == 0xD3:
             return self._sint(b)
-        if 0xD9 <= b <= 0xDB:
+        elif b == 0xCA:
+            self._need(4, "a float32")
+            q = self.p + self.pos
+            self.pos += 4
+            return PyFloat_FromDouble(pc_load_float(q))
+        elif b == 0xD9 or b == 0xDA or b == 0xDB:
             return self._str(self._len(1 << (b - 0xD9)))
-        if b == 0xDC or b == 0xDD:
+        elif b == 0xC4 or b == 0xC5 or b == 0xC6:
+            return self._bin(self._len(1 << (b - 0xC4)), as_ref)
+        elif b == 0xDC or b == 0xDD:
             return self._array(self._len(2 if b == 0xDC else 4), depth, start, as_ref)
-        if b == 0xDE or b == 0xDF:
+        elif b == 0xDE or b == 0xDF:
             return self._map(self._len(2 if b == 0xDE else 4), depth, start)
-        if (0xC7 <= b <= 0xC9) or (0xD4 <= b <= 0xD8):
-            raise DecodeError(f"msgpack ext type 0x{b:02x} is not supported", start)
-        raise DecodeError(f"invalid msgpack type byte 0x{b:02x}", start)
+        elif b == 0xC1:
+            raise DecodeError(f"invalid msgpack type byte 0x{b:02x}", start)
+        raise DecodeError(f"msgpack ext type 0x{b:02x} is not supported", start)
 
-    cdef object _uint(self, unsigned char b):
+    cdef inline object _uint(self, unsigned char b):
         cdef int size = 1 << (b - 0xCC)
         self._need(size, "an int")
         cdef const unsigned char *q = self.p + self.pos
@@ -322,7 +335,7 @@ cdef class _DecodeState:
             return PyLong_FromLongLong(pc_load32(q))
         return PyLong_FromUnsignedLongLong(pc_load64(q))
 
-    cdef object _sint(self, unsigned char b):
+    cdef inline object _sint(self, unsigned char b):
         cdef int size = 1 << (b - 0xD0)
         self._need(size, "an int")
         cdef const unsigned char *q = self.p + self.pos
@@ -350,7 +363,35 @@ cdef class _DecodeState:
             PyList_SET_ITEM(out, i, item)
         return out
 
-    cdef object _key(self, int depth):
+    cdef inline object _cached_key(self, Py_ssize_t n):
+        """The fixstr key of n bytes (1.._KEY_MAX, all in the input) at pos + 1, from the
+        cache or decoded and kept."""
+        cdef uint64_t w0, w1
+        cdef _KeySlot *fill = NULL
+        cdef const unsigned char *kp = self.p + self.pos + 1
+        pc_key_words(kp, n, self.end - self.pos - 1, &w0, &w1)
+        cdef PyObject *c = self.keys.find(w0, w1, n, &fill)
+        if c != NULL:
+            self.pos += 1 + n
+            return <object>c
+        self.pos += 1
+        key = self._str(n)
+        self.keys.keep(fill, key, w0, w1, n)
+        return key
+
+    cdef inline object _key(self, int depth):
+        """A map key; sets `key_kind`. The common one (a short fixstr not starting with "_",
+        so neither `_rtype` nor `_rvalue`) here, the others in _key_other."""
+        cdef Py_ssize_t kpos = self.pos
+        cdef Py_ssize_t n
+        if kpos < self.end and self.keys is not None:
+            n = <Py_ssize_t>self.p[kpos] - 0xA0
+            if 0 < n <= _KEY_MAX and n < self.end - kpos and self.p[kpos + 1] != 0x5F:
+                self.key_kind = 0
+                return self._cached_key(n)
+        return self._key_other(depth)
+
+    cdef object _key_other(self, int depth):
         """A map key: str fast path (sets `key_kind` for `_rtype`/`_rvalue` by raw compare);
         bytes; other types only with strict_map_key=False."""
         cdef Py_ssize_t kpos = self.pos
@@ -358,26 +399,19 @@ cdef class _DecodeState:
         self._need(1, "a map key")
         cdef unsigned char b = self.p[kpos]
         self.key_kind = 0
-        cdef unsigned int slot
         if 0xA0 <= b <= 0xBF:
             n = b & 0x1F
-            self.pos += 1
             if n >= self.end - kpos:          # truncated: _str reports it
+                self.pos += 1
                 return self._str(n)
             if n == 6 and memcmp(self.p + kpos + 1, b"_rtype", 6) == 0:
                 self.key_kind = 1
             elif n == 7 and memcmp(self.p + kpos + 1, b"_rvalue", 7) == 0:
                 self.key_kind = 2
             if n > _KEY_MAX or n == 0 or self.keys is None:
+                self.pos += 1
                 return self._str(n)
-            slot = _key_slot(self.p + kpos + 1, n)
-            key = self.keys.hit(slot, self.p + kpos + 1, n)
-            if key is not None:
-                self.pos += n
-                return key
-            key = self._str(n)
-            self.keys.keep(slot, key)
-            return key
+            return self._cached_key(n)
         # bins in keys are bytes (hashable), never views; maps are refused (see _map)
         cdef bint views = self.bin_views
         self.bin_views = False
@@ -654,14 +688,18 @@ cdef _DecodeState _start(buf, offset, Py_ssize_t max_size):
     else:
         u.base = _common.as_input(buf)
         size = len(u.base)
-    if type(offset) is not int:
-        offset = _int_option("offset", offset, None)
-    if offset < 0 or offset > size:
-        raise DecodeError(f"offset {offset} outside a buffer of {size} bytes")
-    if size - offset > max_size:
-        raise DecodeError(f"message of {size - offset} bytes exceeds max_size={max_size}",
-                          offset)
-    u.pos = offset
+    cdef Py_ssize_t off
+    if _plain_int(offset, size):     # the common case, without Python int arithmetic
+        off = offset
+    else:
+        if type(offset) is not int:
+            offset = _int_option("offset", offset, None)
+        if offset < 0 or offset > size:
+            raise DecodeError(f"offset {offset} outside a buffer of {size} bytes")
+        off = offset
+    if size - off > max_size:
+        raise DecodeError(f"message of {size - off} bytes exceeds max_size={max_size}", off)
+    u.pos = off
     u.end = size
     return u
 
@@ -752,12 +790,15 @@ unpackb / unpack_from with options fixed (and validated) at construction.
         u.max_depth = self.max_depth
         u.items = u.max_items = self.max_items
         u.bin_views = self.bin_views
-        u.ndarray_fast = "ndarray" not in u.decoders
+        u.ndarray_fast = not u.decoders or "ndarray" not in u.decoders
         u.keys = self._keys
         return u
 
     def decode(self, buf):
         """The one msgpack object that fills `buf` (as unpackb)."""
+        return self._decode(buf)
+
+    cdef object _decode(self, buf):
         cdef _DecodeState u = self._state(buf, 0)
         pin = _pin(u)
         obj = u.read(0, False)
@@ -776,12 +817,21 @@ unpackb / unpack_from with options fixed (and validated) at construction.
 cdef Decoder _DEFAULT_DECODER = Decoder()
 
 
+cdef object _D_MAX_SIZE = DEFAULT_MAX_SIZE, _D_MAX_DEPTH = DEFAULT_MAX_DEPTH
+cdef object _D_MAX_ITEMS = DEFAULT_MAX_ITEMS
+
+
+cdef inline bint _same_int(o, d):
+    """`o` is the default int `d`: by identity when it was not passed (one compare)."""
+    return o is d or (type(o) is int and o == d)
+
+
 cdef inline bint _defaults(copy, dict_type, strict_map_key, max_size, max_depth, codecs,
                            rtype_hook, bin_views, max_items):
     return copy is False and dict_type is dict and strict_map_key is True and \
-        type(max_size) is int and max_size == DEFAULT_MAX_SIZE and type(max_depth) is int \
-        and max_depth == DEFAULT_MAX_DEPTH and codecs is None and rtype_hook is None and \
-        bin_views is False and type(max_items) is int and max_items == DEFAULT_MAX_ITEMS
+        _same_int(max_size, _D_MAX_SIZE) and _same_int(max_depth, _D_MAX_DEPTH) and \
+        codecs is None and rtype_hook is None and bin_views is False and \
+        _same_int(max_items, _D_MAX_ITEMS)
 
 
 def unpack_from(buf, offset=0, *, copy=False, dict_type=dict, strict_map_key=True,
@@ -803,7 +853,7 @@ def unpackb(buf, *, copy=False, dict_type=dict, strict_map_key=True,
     """Decode one msgpack object that fills `buf`; arrays are read-only views of `buf`."""
     if _defaults(copy, dict_type, strict_map_key, max_size, max_depth, codecs, rtype_hook,
                  bin_views, max_items):
-        return _DEFAULT_DECODER.decode(buf)
+        return _DEFAULT_DECODER._decode(buf)
     return Decoder(copy=copy, dict_type=dict_type, strict_map_key=strict_map_key,
                    max_size=max_size, max_depth=max_depth, codecs=codecs,
                    rtype_hook=rtype_hook, bin_views=bin_views, max_items=max_items).decode(buf)

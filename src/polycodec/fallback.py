@@ -360,10 +360,12 @@ _unpack_q = struct.Struct(">q").unpack_from
 _unpack_f = struct.Struct(">f").unpack_from
 _unpack_d = struct.Struct(">d").unpack_from
 
-_FIXED = {  # type byte -> (payload length, unpacker)
-    0xCA: (4, _unpack_f), 0xCB: (8, _unpack_d),
-    0xCC: (1, None), 0xCD: (2, _unpack_H), 0xCE: (4, _unpack_I), 0xCF: (8, _unpack_Q),
-    0xD0: (1, _unpack_b), 0xD1: (2, _unpack_h), 0xD2: (4, _unpack_i), 0xD3: (8, _unpack_q),
+_FIXED = {  # type byte -> (payload length, unpacker, name in a truncation error)
+    0xCA: (4, _unpack_f, "a float32"), 0xCB: (8, _unpack_d, "a float64"),
+    0xCC: (1, None, "an int"), 0xCD: (2, _unpack_H, "an int"), 0xCE: (4, _unpack_I, "an int"),
+    0xCF: (8, _unpack_Q, "an int"), 0xD0: (1, _unpack_b, "an int"),
+    0xD1: (2, _unpack_h, "an int"), 0xD2: (4, _unpack_i, "an int"),
+    0xD3: (8, _unpack_q, "an int"),
 }
 
 
@@ -397,10 +399,10 @@ class _Reader:
         if self.items < 0 and not self.skip_only:
             raise DecodeError(f"more than max_items={self.max_items} values", start)
 
-    def need(self, n, what):
+    def need(self, n, what, least=""):
         if n > self.end - self.pos:
-            raise DecodeError(
-                f"truncated input: {what} needs {n} bytes, {self.end - self.pos} remain", self.pos)
+            raise DecodeError(f"truncated input: {what} needs {least}{n} bytes, "
+                              f"{self.end - self.pos} remain", self.pos)
 
     def read(self, depth, as_ref=False):
         start = self.pos
@@ -424,8 +426,8 @@ class _Reader:
         if b == 0xC3:
             return True
         if b in _FIXED:
-            n, unpack = _FIXED[b]
-            self.need(n, "a number")
+            n, unpack, name = _FIXED[b]
+            self.need(n, "a number" if self.skip_only else name)   # as the compiled skip says
             pos = self.pos
             self.pos = pos + n
             return self.mv[pos] if unpack is None else unpack(self.mv, pos)[0]
@@ -474,7 +476,7 @@ class _Reader:
     def read_array(self, n, depth, start, as_ref):
         if depth >= self.max_depth:
             raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
-        self.need(n, f"an array of {n} items")  # each item takes at least one byte
+        self.need(n, f"an array of {n} items", "at least ")  # each item takes one byte or more
         self.charge(n, start)
         out = []
         for _ in range(n):
@@ -484,7 +486,7 @@ class _Reader:
     def read_map(self, n, depth, start):
         if depth >= self.max_depth:
             raise DecodeError(f"nesting deeper than max_depth={self.max_depth}", start)
-        self.need(2 * n, f"a map of {n} entries")
+        self.need(2 * n, f"a map of {n} entries", "at least ")
         if self.skip_only:
             for _ in range(2 * n):
                 self.read(depth + 1)
@@ -495,6 +497,8 @@ class _Reader:
         d = {}
         for _ in range(n):
             kpos = self.pos
+            if kpos >= self.end:
+                self.need(1, "a map key")
             views, self.views = self.views, False   # bins in keys are bytes (hashable)
             self.in_key += 1
             key = self.read(depth + 1)

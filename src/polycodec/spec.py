@@ -95,7 +95,9 @@ DEFAULT_MAX_SIZE = 2**31                 # bytes in one message (unpackb, Reasse
 DEFAULT_MAX_DEPTH = 256                  # nesting of arrays/maps (encode and decode)
 MAX_DEPTH_LIMIT = 512                    # hard cap on any max_depth: fits a 512 KiB thread stack
 DEFAULT_MAX_ITEMS = 2**24                # values in one decoded message (array items, map keys
-                                         # and values); about 200 bytes of objects each at most
+                                         # and values)
+DECODED_BYTES_PER_ITEM = 200             # at most this many bytes of decoded objects per
+                                         # counted value (README; tests and fuzz check it)
 DEFAULT_MAX_CHUNKS = DEFAULT_MAX_SIZE // CHUNK_SIZE
 DEFAULT_MIN_OOB = 65536                  # pack_segments: buffers this large are not copied
 DEFAULT_MAX_BUFFER_SIZE = 100 * 2**20    # Unpacker: bytes one streamed value may take

@@ -2,7 +2,7 @@
 
 "The same" is strict: exact types, dict key order and key types, float bits (NaN-aware), array
 dtype/shape/bytes, and the same writeable flags on arrays and views; or both raise DecodeError
-at the same offset.
+with the same message at the same offset.
 """
 from __future__ import annotations
 
@@ -63,15 +63,23 @@ def outcome(fn, *args, **options):
 
 def both_agree(name, *args, **options):
     """Run `name` (unpackb, unpack_from, skip, decode) of both implementations; they must give
-    the same value or both DecodeError at the same offset. Returns the compiled outcome."""
+    the same value or both DecodeError with the same message (and offset). Returns the compiled
+    outcome."""
     impls = polycodec.implementations()
-    results = [outcome(getattr(m, name), *args, **options) for m in impls.values()]
+    results = [_outcome_and_message(getattr(m, name), *args, **options) for m in impls.values()]
     if len(results) == 2:
-        (ka, va), (kb, vb) = results
+        (ka, va, ma), (kb, vb, mb) = results
         assert ka == kb, f"{name}: {results!r:.300}"
         if ka == "ok":
             assert_agree(va, vb)
         else:
-            assert va == vb, f"{name}: DecodeError offsets {va} vs {vb}"
-    return results[-1]
+            assert (va, ma) == (vb, mb), f"{name}: DecodeError {ma!r} vs {mb!r}"
+    return results[-1][:2]
+
+
+def _outcome_and_message(fn, *args, **options):
+    try:
+        return "ok", fn(*args, **options), None
+    except DecodeError as e:
+        return "DecodeError", e.offset, str(e)
 

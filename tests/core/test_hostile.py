@@ -429,7 +429,7 @@ def test_max_items_default_and_skip(impl):
         impl.unpackb(b"\x90", max_items=-1)
 
 
-ITEM_BYTES = 200   # the documented bound: bytes of decoded objects per counted value (README)
+ITEM_BYTES = spec.DECODED_BYTES_PER_ITEM
 WORST = {
     "empty arrays": lambda n: b"\xdd" + n.to_bytes(4, "big") + b"\x90" * n,
     "empty maps": lambda n: b"\xdd" + n.to_bytes(4, "big") + b"\x80" * n,
