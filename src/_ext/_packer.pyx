@@ -8,7 +8,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, 
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.object cimport PyCallable_Check
 from cpython.ref cimport PyObject
-from cpython.dict cimport PyDict_Next
+from cpython.dict cimport PyDict_Next, PyDict_GetItemWithError
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from libc.string cimport memcpy, memcmp
 from libc.stdint cimport uint64_t, int64_t
@@ -18,7 +18,7 @@ from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 
 from _endian cimport pc_store16, pc_store32, pc_store64, pc_double_bits
-from _pyfast cimport pc_plain, pc_small_long, pc_fail_part
+from _pyfast cimport pc_small_long, pc_fail_part
 
 import numpy as np
 cimport numpy as cnp
@@ -42,6 +42,7 @@ cdef extern from "Python.h":
     bint PyLong_CheckExact(object o)
     bint PyFloat_CheckExact(object o)
     bint PyDict_CheckExact(object o)
+    Py_ssize_t PyDict_GET_SIZE(object o)
     bint PyList_CheckExact(object o)
     bint PyTuple_CheckExact(object o)
     double PyFloat_AsDouble(object o) except? -1.0
@@ -81,7 +82,7 @@ cdef class _EncodeState:
     cdef char *buf
     cdef Py_ssize_t length
     cdef Py_ssize_t capacity
-    cdef list segments
+    cdef list segments           # None until a buffer is kept uncopied
     cdef object default
     cdef tuple encoders
     cdef bint strict
@@ -104,7 +105,7 @@ cdef class _EncodeState:
         if self.buf == NULL:
             raise MemoryError()
         self.length = 0
-        self.segments = []
+        self.segments = None        # made by the first segment (most calls have none)
         self.default = default
         self.encoders = (codecs if codecs is not None else default_registry).encoders
         self.strict = strict_map_key
@@ -114,12 +115,11 @@ cdef class _EncodeState:
     def __dealloc__(self):
         PyMem_Free(self.buf)
 
-    cdef int _shrink(self) except -1:
+    cdef void _shrink(self) noexcept:
         cdef char *nb = <char*>PyMem_Realloc(self.buf, 1024)
         if nb != NULL:
             self.buf = nb
             self.capacity = 1024
-        return 0
 
     # ---- buffer
     cdef inline int _reserve(self, Py_ssize_t n) except -1:
@@ -217,6 +217,14 @@ cdef class _EncodeState:
             p[0] = <char>(0xA0 | n)
             memcpy(p + 1, data, n)
             self.length += 1 + n
+            return 0
+        if n <= 0xFF:               # str8 (ids, addresses): one reserve, no header call
+            self._reserve(2 + n)
+            p = self.buf + self.length
+            p[0] = <char>0xD9
+            p[1] = <char>n
+            memcpy(p + 2, data, n)
+            self.length += 2 + n
             return 0
         self._head(0xA0, 32, 0xD9, 0xDA, 0xDB, n)
         return self._raw(data, n)
@@ -331,6 +339,8 @@ cdef class _EncodeState:
 
     cdef int _flush(self) except -1:
         if self.length:
+            if self.segments is None:
+                self.segments = []
             self.segments.append(PyBytes_FromStringAndSize(self.buf, self.length))
             self.length = 0
         return 0
@@ -338,6 +348,8 @@ cdef class _EncodeState:
     cdef int _oob(self, view) except -1:
         """`view` (a bytes-like of the caller's memory) becomes the next segment uncopied."""
         self._flush()
+        if self.segments is None:
+            self.segments = []
         self.segments.append(view)
         return 0
 
@@ -352,23 +364,44 @@ cdef class _EncodeState:
         return 0
 
     # ---- values
-    cdef inline int _pack(self, obj, int depth) except -1:
-        # exact built-in scalars first, inline (most values); the rest in _container
-        if PyUnicode_CheckExact(obj):
-            return self._str(obj)
-        if PyLong_CheckExact(obj):
-            return self._int(obj)
-        if PyFloat_CheckExact(obj):
-            return self._float(PyFloat_AS_DOUBLE(obj))
+    cdef inline int _scalar(self, obj) except -1:
+        """1 when `obj` is a value whose writing runs no Python code (exact str, int, float;
+        None, bools; the caller may hold it borrowed) and it is written, else 0."""
+        if type(obj) is str:
+            self._str(obj)
+            return 1
+        if type(obj) is int:
+            self._int(obj)
+            return 1
+        if type(obj) is float:
+            self._float(PyFloat_AS_DOUBLE(obj))
+            return 1
+        if obj is None:
+            self._byte(0xC0)
+            return 1
+        if obj is True:
+            self._byte(0xC3)
+            return 1
+        if obj is False:
+            self._byte(0xC2)
+            return 1
+        return 0
+
+    cdef inline int _nested(self, obj, int depth) except -1:
+        """A value that is not a scalar: exact lists and dicts directly (what _container
+        does for them), the rest in _container. Hooks may run: the caller holds `obj`."""
+        if type(obj) is list and depth < self.max_depth and not self.encoders:
+            return self._list(<list>obj, depth)    # codecs come before lists
+        if type(obj) is dict and depth < self.max_depth:
+            return self._dict(<dict>obj, depth)
         return self._container(obj, depth)
 
+    cdef inline int _pack(self, obj, int depth) except -1:
+        if self._scalar(obj):
+            return 0
+        return self._nested(obj, depth)
+
     cdef int _container(self, obj, int depth) except -1:
-        if obj is None:             # None and bools are common record values: before the rest
-            return self._byte(0xC0)
-        if obj is True:
-            return self._byte(0xC3)
-        if obj is False:
-            return self._byte(0xC2)
         if PyDict_CheckExact(obj) or PyList_CheckExact(obj) or PyTuple_CheckExact(obj):
             if depth >= self.max_depth:
                 raise _Fail(f"nesting deeper than max_depth={self.max_depth}")
@@ -386,12 +419,7 @@ cdef class _EncodeState:
         return self._slow(obj, depth)
 
     cdef int _slow(self, obj, int depth) except -1:
-        if obj is None:
-            return self._byte(0xC0)
-        if obj is True:
-            return self._byte(0xC3)
-        if obj is False:
-            return self._byte(0xC2)
+        # None and bools were written by _scalar; str, int, float subclasses here
         if PyUnicode_Check(obj):
             return self._str(obj)
         if PyLong_Check(obj):
@@ -442,19 +470,14 @@ cdef class _EncodeState:
             self._byte(0x90 | n)
         else:
             self._head(0x90, 16, 0, 0xDC, 0xDD, n)
-        while i < n and i < PyList_GET_SIZE(obj):   # a hook may have shortened it
-            if pc_plain(PyList_GET_ITEM(obj, i)):     # no Python code runs: borrowed
-                r = (<_pack_fn>_EncodeState._pack)(self, <object>PyList_GET_ITEM(obj, i),
-                                                   depth + 1)
-            else:
+        while i < n:
+            # a scalar runs no Python code: used borrowed
+            r = (<_obj_fn>_EncodeState._scalar)(self, <object>PyList_GET_ITEM(obj, i))
+            if r == 0:
                 item = <object>PyList_GET_ITEM(obj, i)  # held while hooks may run
-                if PyList_CheckExact(item) and depth + 1 < self.max_depth and \
-                        not self.encoders:          # nested lists and dicts: what _container does
-                    r = (<_list_fn>_EncodeState._list)(self, <list>item, depth + 1)
-                elif PyDict_CheckExact(item) and depth + 1 < self.max_depth:
-                    r = (<_dict_fn>_EncodeState._dict)(self, <dict>item, depth + 1)
-                else:
-                    r = (<_pack_fn>_EncodeState._pack)(self, item, depth + 1)
+                r = (<_pack_fn>_EncodeState._nested)(self, item, depth + 1)
+                if PyList_GET_SIZE(obj) < n:        # a hook shortened it
+                    n = PyList_GET_SIZE(obj)
             if r < 0:
                 return pc_fail_part(_Fail, i)
             i += 1
@@ -487,7 +510,7 @@ cdef class _EncodeState:
             out = self.default(obj)
             if out is not obj:
                 return self._pack(out, depth + 1)
-        cdef Py_ssize_t n = len(obj)
+        cdef Py_ssize_t n = PyDict_GET_SIZE(obj)
         if n < 16:
             self._byte(0x80 | n)
         else:
@@ -513,34 +536,34 @@ cdef class _EncodeState:
                     continue
                 if (<_obj_fn>_EncodeState._str)(self, <object>pk) < 0:
                     return pc_fail_part(_Fail, <object>pk)
-                if pc_plain(pv):
-                    r = (<_pack_fn>_EncodeState._pack)(self, <object>pv, depth + 1)
+                r = (<_obj_fn>_EncodeState._scalar)(self, <object>pv)
+                if r:
                     if r < 0:
                         return pc_fail_part(_Fail, <object>pk)
                     continue
-            key = <object>pk
-            value = <object>pv
-            if not PyUnicode_CheckExact(key):
-                if PyUnicode_Check(key):
-                    r = (<_obj_fn>_EncodeState._str)(self, key)
-                elif PyBytes_Check(key):
-                    r = (<_obj_fn>_EncodeState._bytes)(self, key)
-                elif self.strict:
-                    e = _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
-                              "(strict_map_key=False allows it)")
-                    e.parts.append(key)
-                    raise e
-                else:
-                    r = (<_pack_fn>_EncodeState._pack)(self, key, depth + 1)
+                key = <object>pk
+                value = <object>pv
+                r = (<_pack_fn>_EncodeState._nested)(self, value, depth + 1)
                 if r < 0:
                     return pc_fail_part(_Fail, key)
-            if PyList_CheckExact(value) and depth + 1 < self.max_depth and \
-                    not self.encoders:          # list and dict values: what _container does
-                r = (<_list_fn>_EncodeState._list)(self, <list>value, depth + 1)
-            elif PyDict_CheckExact(value) and depth + 1 < self.max_depth:
-                r = (<_dict_fn>_EncodeState._dict)(self, <dict>value, depth + 1)
+                continue
+            key = <object>pk
+            value = <object>pv
+            # a key of another type (strict_map_key=False), then any value
+            if PyUnicode_Check(key):
+                r = (<_obj_fn>_EncodeState._str)(self, key)
+            elif PyBytes_Check(key):
+                r = (<_obj_fn>_EncodeState._bytes)(self, key)
+            elif self.strict:
+                e = _Fail(f"map key {key!r} of type {type(key).__name__} is not str "
+                          "(strict_map_key=False allows it)")
+                e.parts.append(key)
+                raise e
             else:
-                r = (<_pack_fn>_EncodeState._pack)(self, value, depth + 1)
+                r = (<_pack_fn>_EncodeState._pack)(self, key, depth + 1)
+            if r < 0:
+                return pc_fail_part(_Fail, key)
+            r = (<_pack_fn>_EncodeState._pack)(self, value, depth + 1)
             if r < 0:
                 return pc_fail_part(_Fail, key)
         if has_rtype:
@@ -695,12 +718,12 @@ cdef class _EncodeState:
     cdef list _take(self):
         self._flush()
         segs = self.segments
-        self.segments = []
-        return segs
+        self.segments = None
+        return segs if segs is not None else []
 
     cdef bytes _join(self):
         """One bytes object; large segments are copied once, without the GIL."""
-        if not self.segments:
+        if self.segments is None:          # the usual case: no buffer was kept uncopied
             return PyBytes_FromStringAndSize(self.buf, self.length)
         self._flush()
         cdef Py_ssize_t total = 0
@@ -708,22 +731,34 @@ cdef class _EncodeState:
             total += memoryview(seg).nbytes
         out = PyBytes_FromStringAndSize(NULL, total)
         _copy_segments(PyBytes_AS_STRING(out), self.segments)
-        self.segments = []
+        self.segments = None
         return out
 
     cdef int _run(self, obj) except -1:
-        try:
-            return self._pack(obj, 0)
-        except _Fail as e:
-            raise EncodeError(e.reason, _format_path(e.parts)) from None
+        # _pack unchecked: no exception state saved per call, a failure converted on the way out
+        if (<_pack_fn>_EncodeState._pack)(self, obj, 0) < 0:
+            return _encode_error()
+        return 0
+
+
+cdef int _pending() except -1:
+    """-1 with the pending exception left set: a try around the call catches it."""
+    return -1
+
+
+cdef int _encode_error() except -1:
+    """The pending exception raised again; a _Fail becomes the EncodeError with its path."""
+    try:
+        _pending()
+    except _Fail as e:
+        raise EncodeError(e.reason, _format_path(e.parts)) from None
+    return -1
 
 
 # _pack without Cython's error check at the call: a container's loop then records its index
 # in the EncodeError path only when an item failed (no exception state saved per container).
 ctypedef int (*_pack_fn)(_EncodeState, object, int) noexcept
-ctypedef int (*_list_fn)(_EncodeState, list, int) noexcept
 ctypedef int (*_obj_fn)(_EncodeState, object) noexcept
-ctypedef int (*_dict_fn)(_EncodeState, dict, int) noexcept
 
 
 cdef object _byte_view(arr):
@@ -732,6 +767,8 @@ cdef object _byte_view(arr):
 
 
 cdef Py_ssize_t _KEEP_CAPACITY = 1 << 22   # a reused buffer larger than this (4 MiB) is shrunk
+cdef Py_ssize_t _DEFAULT_MIN_OOB = DEFAULT_MIN_OOB
+cdef str _S_ENCODERS = "encoders"
 
 
 cdef class Encoder:
@@ -751,6 +788,7 @@ packb / pack_segments with options fixed (and validated) at construction.
     cdef readonly int max_depth
     cdef readonly Py_ssize_t min_oob
     cdef object _registry
+    cdef object _registry_dict      # its __dict__ (None if it has none): `encoders` read there
     cdef _EncodeState _scratch
     cdef bint _busy
 
@@ -763,59 +801,68 @@ packb / pack_segments with options fixed (and validated) at construction.
         self.max_depth = max_depth
         self.min_oob = min_oob if min_oob < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
         self._registry = codecs if codecs is not None else default_registry
-
-    cdef _EncodeState _acquire(self, Py_ssize_t min_oob):
-        cdef _EncodeState p
-        if not self._busy:
-            if self._scratch is None:
-                self._scratch = _EncodeState(self.default, self.strict_map_key, self._registry,
-                                       self.max_depth, min_oob)
-            self._busy = True
-            p = self._scratch
-        else:
-            p = _EncodeState(self.default, self.strict_map_key, self._registry, self.max_depth,
-                       min_oob)
-        p.length = 0
-        p.segments = []
-        p.min_oob = min_oob
-        p.encoders = self._registry.encoders
-        return p
-
-    cdef void _release(self, _EncodeState p):
-        if p is not self._scratch:
-            return
-        p.segments = []
-        if p.capacity > _KEEP_CAPACITY:
-            p._shrink()
-        self._busy = False
+        d = getattr(self._registry, "__dict__", None)
+        self._registry_dict = d if type(d) is dict else None
 
     def encode(self, obj):
         """msgpack bytes of `obj` (as packb)."""
-        cdef _EncodeState p = self._acquire(DEFAULT_MIN_OOB)
+        cdef _EncodeState p = _acquire(self, _DEFAULT_MIN_OOB)
         try:
             p._run(obj)
             return p._join()
         finally:
-            self._release(p)
+            _release(self, p)
 
     def pack_segments(self, obj):
         """msgpack of `obj` as pieces; buffers >= min_oob are views (as pack_segments)."""
-        cdef _EncodeState p = self._acquire(self.min_oob)
+        cdef _EncodeState p = _acquire(self, self.min_oob)
         try:
             p._run(obj)
             return p._take()
         finally:
-            self._release(p)
+            _release(self, p)
 
     def encode_into(self, obj, bytearray buffer, Py_ssize_t offset=0):
         """Write the msgpack bytes of `obj` into `buffer` at `offset` (-1: at its end) and
         end `buffer` there, as msgspec's encode_into: many values, one growing buffer."""
-        cdef _EncodeState p = self._acquire(DEFAULT_MIN_OOB)
+        cdef _EncodeState p = _acquire(self, _DEFAULT_MIN_OOB)
         try:
             p._run(obj)
             _write_into(buffer, offset, p)
         finally:
-            self._release(p)
+            _release(self, p)
+
+
+cdef inline _EncodeState _acquire(Encoder e, Py_ssize_t min_oob):
+    """The instance's scratch state when no other call holds it, else a fresh one."""
+    cdef _EncodeState p
+    cdef PyObject *encoders = NULL
+    if not e._busy and e._scratch is not None:
+        e._busy = True
+        p = e._scratch
+    elif not e._busy:
+        p = e._scratch = _EncodeState(e.default, e.strict_map_key, e._registry, e.max_depth,
+                                      min_oob)
+        e._busy = True
+    else:
+        p = _EncodeState(e.default, e.strict_map_key, e._registry, e.max_depth, min_oob)
+    p.length = 0
+    p.min_oob = min_oob
+    # the registry's current encoders (registered later apply): one dict look-up, not an
+    # attribute look-up, per call
+    if e._registry_dict is not None:
+        encoders = PyDict_GetItemWithError(e._registry_dict, _S_ENCODERS)
+    p.encoders = <object>encoders if encoders != NULL else e._registry.encoders
+    return p
+
+
+cdef inline void _release(Encoder e, _EncodeState p) noexcept:
+    if p is not e._scratch:
+        return
+    p.segments = None
+    if p.capacity > _KEEP_CAPACITY:
+        p._shrink()
+    e._busy = False
 
 
 cdef Encoder _DEFAULT_ENCODER = Encoder()
@@ -846,7 +893,7 @@ cdef int _write_into(bytearray out, Py_ssize_t offset, _EncodeState p) except -1
         offset = size
     if offset < 0 or offset > size:
         raise ValueError(f"offset {offset} outside a buffer of {size} bytes")
-    segs = p._take() if p.segments else None
+    segs = p._take() if p.segments is not None else None
     total = p.length if segs is None else sum([memoryview(seg).nbytes for seg in segs])
     PyByteArray_Resize(out, offset + total)
     cdef char *dst = PyByteArray_AS_STRING(out) + offset

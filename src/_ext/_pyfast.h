@@ -35,12 +35,6 @@ static inline PyObject *pc_dict_presized(Py_ssize_t n) {
 #endif
 }
 
-/* Values whose msgpack writing runs no Python code: exact str, int, float; None; bools. */
-static inline int pc_plain(PyObject *o) {
-    PyTypeObject *t = Py_TYPE(o);
-    return t == &PyUnicode_Type || t == &PyLong_Type || t == &PyFloat_Type ||
-           o == Py_None || t == &PyBool_Type;
-}
 /* -1, with `part` appended to the `parts` of the pending exception when it is a `fail_type`
    (the EncodeError path built on the way out of a failure); other exceptions pass unchanged. */
 static int pc_fail_part(PyObject *fail_type, PyObject *part) {

@@ -4,7 +4,6 @@ from libc.stdint cimport uint64_t
 cdef extern from "_pyfast.h":
     bint pc_small_long(object o, long long *v)
     dict pc_dict_presized(Py_ssize_t n)
-    bint pc_plain(PyObject *o) noexcept
     int pc_fail_part(object fail_type, object part) except -1
     # decode section
     PyObject *pc_ascii_str(const char *p, Py_ssize_t n)
