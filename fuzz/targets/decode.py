@@ -181,17 +181,17 @@ def _consistent(name, case, res):
     if "unpacker" in res and name == "compiled":
         # the fallback's Unpacker is held to the compiled one's outcome (one_input), so the
         # slow pure-Python reference loop is not needed for it
-        _stream_consistent(name, case, res["unpacker"][1])
+        _stream_consistent(compiled, case, res["unpacker"][1])
 
 
-def _stream_consistent(name, case, got):
+def _stream_consistent(impl, case, got):
     """Any split decodes as unpack_from looped over the joined bytes: the same values, the same
     error text (so the same offset), tell() at the end; except that a value longer than the
     per-value limit is refused (and none longer is given)."""
     values, error, tell = got
     _, ref_opts, limit = _stream_opts(case)
-    expected, spans, expected_error = _stream_reference(
-        compiled if name == "compiled" else fallback, case, ref_opts)
+    expected, spans, expected_error = _stream_reference(impl, case, ref_opts)
+    name = impl.__name__
     k = len(values)
     if error is not None and ("max_size" in error or "max_buffer_size" in error):
         if k < len(spans) and spans[k][1] - spans[k][0] <= limit:

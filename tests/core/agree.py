@@ -54,11 +54,12 @@ def set_item_key(x):
 
 
 def outcome(fn, *args, **options):
-    """("ok", value) or ("DecodeError", offset); any other exception propagates (a bug)."""
+    """("ok", value, None) or ("DecodeError", offset, message); any other exception propagates
+    (a bug)."""
     try:
-        return "ok", fn(*args, **options)
+        return "ok", fn(*args, **options), None
     except DecodeError as e:
-        return "DecodeError", e.offset
+        return "DecodeError", e.offset, str(e)
 
 
 def both_agree(name, *args, **options):
@@ -66,7 +67,7 @@ def both_agree(name, *args, **options):
     the same value or both DecodeError with the same message (and offset). Returns the compiled
     outcome."""
     impls = polycodec.implementations()
-    results = [_outcome_and_message(getattr(m, name), *args, **options) for m in impls.values()]
+    results = [outcome(getattr(m, name), *args, **options) for m in impls.values()]
     if len(results) == 2:
         (ka, va, ma), (kb, vb, mb) = results
         assert ka == kb, f"{name}: {results!r:.300}"
@@ -76,10 +77,4 @@ def both_agree(name, *args, **options):
             assert (va, ma) == (vb, mb), f"{name}: DecodeError {ma!r} vs {mb!r}"
     return results[-1][:2]
 
-
-def _outcome_and_message(fn, *args, **options):
-    try:
-        return "ok", fn(*args, **options), None
-    except DecodeError as e:
-        return "DecodeError", e.offset, str(e)
 
