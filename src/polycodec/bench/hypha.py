@@ -238,13 +238,13 @@ def run(args) -> Section:
                                 {"server_share": r["server_share"], "cpu": r["cpu"],
                                  "mem_extra": r.get("mem_extra")}))
     by = {(r.workload, r.impl): r for r in rows}
-    for label, _, _ in workloads(quick, scale):
+    for label, kind, _ in workloads(quick, scale):
         acc, nod = by.get((label, "accel/accel")), by.get((label, NODEFLATE))
         base = by.get((label, BASELINE))
         if acc and nod and base:
             notes.append(f"- {label}: accel/accel is {_speedup(base, acc)} stock defaults, "
                          f"{_speedup(nod, acc)} stock without deflate.")
-            if label.startswith("echo small"):
+            if kind == "small":
                 notes.append(_small_note(acc, nod))
             elif acc.extra.get("cpu") and acc.extra["cpu"][0] >= 0.05:   # 10 ms clock ticks
                 notes.append(_server_bound(label, acc, nod))
